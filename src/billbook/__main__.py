@@ -1,0 +1,3 @@
+from billbook.cli.main import run
+
+run()

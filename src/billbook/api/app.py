@@ -1,0 +1,98 @@
+"""The ASGI application: routes, error rendering, the dashboard, and start-up (migrate, admin token)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from billbook import __version__
+from billbook.api import errors
+from billbook.api.deps import AdminAuth
+from billbook.api.routes import health, internal, public
+from billbook.ledger import keys
+from billbook.settings import Settings, get_settings
+from billbook.store.db import Database
+from billbook.store.migrate import upgrade
+
+log = logging.getLogger("billbook")
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+async def prepare(db: Database, settings: Settings) -> AdminAuth:
+    """Migrate, then settle the admin token: the configured one, or one made now and printed once."""
+    await upgrade(db)
+    if settings.admin_token:
+        return AdminAuth(token=settings.admin_token)
+    async with db.transaction(write=True) as conn:
+        made = await keys.ensure_admin_token(conn)
+        stored = await keys.stored_admin_hash(conn)
+    if made:
+        print(f"billbook: admin token (shown once, keep it safe): {made}", file=sys.stderr, flush=True)
+    return AdminAuth(salted_hash=stored)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.pool_size)
+        app.state.db = db
+        app.state.admin_auth = await prepare(db, settings)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="billbook",
+        version=__version__,
+        description="Billing ledger for pay-per-use AI APIs; wire-compatible with WaveSpeedAI's v3 money endpoints.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(public.router)
+    app.include_router(internal.router)
+    app.include_router(health.router)
+    _mount_dashboard(app)
+    _describe_errors_truthfully(app)
+    return app
+
+
+def _describe_errors_truthfully(app: FastAPI) -> None:
+    """Validation failures are 400 in the envelope, never FastAPI's 422: drop 422 from the document."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    index = STATIC / "index.html"
+    if not index.exists():
+        return
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,43 @@
+"""Request bodies parsed with JSON numbers as ``Decimal``, so money never passes through a float.
+
+FastAPI reads a JSON body with ``await request.json()``; this route class hands it a request whose
+``json()`` keeps decimals exact and refuses ``NaN``/``Infinity``. Bodies are read as JSON whatever
+their ``Content-Type`` (``curl -d`` sends a form type by default), since every body here is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+class DecimalJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = (await self.body()).decode("utf-8", errors="replace")
+
+            def reject(name: str) -> Any:
+                raise json.JSONDecodeError(f"{name} is not a number", body, 0)
+
+            self._json = json.loads(body, parse_float=Decimal, parse_constant=reject)
+        return self._json
+
+
+class DecimalJSONRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            scope = dict(request.scope)
+            scope["headers"] = [h for h in scope["headers"] if h[0] != b"content-type"] + [JSON_CONTENT_TYPE]
+            return await handler(DecimalJSONRequest(scope, request.receive))
+
+        return route

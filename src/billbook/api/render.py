@@ -1,0 +1,71 @@
+"""Domain values to the wire's JSON: money as USD numbers, times as ISO 8601 with ``Z``."""
+
+from __future__ import annotations
+
+from billbook.money import micros_to_json
+from billbook.times import day_to_date, ms_to_iso
+
+
+def billing_item(view: dict) -> dict:
+    """A record exactly as the upstream page shows it; ``order``/``prediction`` null when absent."""
+    order = None
+    if view["order_uuid"] is not None:
+        order = {
+            "uuid": view["order_uuid"],
+            "state": view["order_state"],
+            "price": micros_to_json(view["order_price"]),
+            "origin_price": micros_to_json(view["order_origin_price"]),
+            "status": "",
+            "ak_id": view["order_ak_id"],
+        }
+    prediction = None
+    if view["prediction_uuid"] is not None:
+        prediction = {
+            "uuid": view["prediction_uuid"],
+            "model_uuid": view["prediction_model_uuid"],
+            "status": view["prediction_status"],
+        }
+    return {
+        "uuid": view["uuid"],
+        "access_key_id": view["access_key_id"] or "",
+        "access_key_name": view["access_key_name"] or "",
+        "billing_type": view["billing_type"],
+        "price": micros_to_json(view["price"]),
+        "created_at": ms_to_iso(view["created_at"]),
+        "updated_at": ms_to_iso(view["updated_at"]),
+        "order": order,
+        "prediction": prediction,
+    }
+
+
+def usage_stats(stats: dict) -> dict:
+    return {
+        "per_model_usage": [
+            {
+                "model_uuid": m["model_uuid"],
+                "model_type": m["model_type"],
+                "unit_price": micros_to_json(m["unit_price"]),
+                "total_cost": micros_to_json(m["total_cost"]),
+                "total_count": m["total_count"],
+                "last_used_date": ms_to_iso(m["last_used_at"]),
+            }
+            for m in stats["per_model_usage"]
+        ],
+        "daily_usage": [
+            {
+                "date": day_to_date(d["day"]),
+                "amount": micros_to_json(d["amount"]),
+                "count": d["count"],
+                "models": [
+                    {"model_uuid": m["model_uuid"], "amount": micros_to_json(m["amount"]), "count": m["count"]}
+                    for m in d["models"]
+                ],
+            }
+            for d in stats["daily_usage"]
+        ],
+        "summary": {
+            "total_cost": micros_to_json(stats["summary"]["total_cost"]),
+            "total_requests": stats["summary"]["total_requests"],
+            "success_requests": stats["summary"]["success_requests"],
+        },
+    }

@@ -1,0 +1,157 @@
+"""Response shapes, for the OpenAPI document. Routes build plain dicts (see ``render``) and the
+tests check those against these models, so the document describes what is really sent."""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    code: int = 200
+    message: str = "success"
+    data: T
+
+
+class ErrorEnvelope(BaseModel):
+    code: int
+    message: str
+    data: None = None
+
+
+class OrderOut(BaseModel):
+    uuid: str
+    state: Literal["pre", "done", "refunded"]
+    price: float
+    origin_price: float
+    status: str
+    ak_id: int
+
+
+class PredictionOut(BaseModel):
+    uuid: str
+    model_uuid: str
+    status: str
+
+
+class BillingItem(BaseModel):
+    uuid: str
+    access_key_id: str
+    access_key_name: str
+    billing_type: Literal["deduct", "refund", "recharge", "adjust"]
+    price: float
+    created_at: str
+    updated_at: str
+    order: OrderOut | None
+    prediction: PredictionOut | None
+
+
+class SearchData(BaseModel):
+    page: int
+    total: int
+    has_more: bool
+    items: list[BillingItem]
+
+
+class BalanceData(BaseModel):
+    balance: float
+    currency: Literal["USD"] = "USD"
+
+
+class ModelUsage(BaseModel):
+    model_uuid: str
+    model_type: str
+    unit_price: float
+    total_cost: float
+    total_count: int
+    last_used_date: str
+
+
+class DayModel(BaseModel):
+    model_uuid: str
+    amount: float
+    count: int
+
+
+class DailyUsage(BaseModel):
+    date: str
+    amount: float
+    count: int
+    models: list[DayModel]
+
+
+class UsageSummary(BaseModel):
+    total_cost: float
+    total_requests: int
+    success_requests: int
+
+
+class UsageStatsData(BaseModel):
+    per_model_usage: list[ModelUsage]
+    daily_usage: list[DailyUsage]
+    summary: UsageSummary
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    balance: float
+
+
+class KeyOut(BaseModel):
+    access_key_id: str
+    ak_id: int
+    name: str
+    api_key: str
+
+
+class RevokedKeyOut(BaseModel):
+    access_key_id: str
+    ak_id: int
+    name: str
+    revoked_at: str
+
+
+class FundsOut(BaseModel):
+    uuid: str
+    billing_type: Literal["recharge", "adjust"]
+    amount: float
+    reference: str
+    balance: float
+    created: bool
+
+
+class ChargeOut(BaseModel):
+    created: bool
+    record: BillingItem
+
+
+class BatchResultOut(BaseModel):
+    index: int
+    prediction_uuid: str | None
+    status: Literal["created", "duplicate", "insufficient", "invalid"]
+    code: int
+    message: str
+    record: BillingItem | None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResultOut]
+    created: int
+    duplicate: int
+    insufficient: int
+    invalid: int
+
+
+class StatusOut(BaseModel):
+    prediction_uuid: str
+    status: str
+    changed: bool
+    order_state: str
+    refund: BillingItem | None
+
+
+ERRORS = {status: {"model": ErrorEnvelope} for status in (400, 401, 404, 405, 409, 413, 429, 500)}

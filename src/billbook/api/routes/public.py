@@ -1,0 +1,88 @@
+"""Customer routes, wire-compatible with the upstream v3 money endpoints. A caller sees only its
+own account: every query is filtered by the account of the key that authenticated it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from billbook.api import render
+from billbook.api.decimal_json import DecimalJSONRoute
+from billbook.api.deps import as_customer, bearer_token
+from billbook.api.envelope import JSONBody, success
+from billbook.api.responses import ERRORS, BalanceData, Envelope, SearchData, UsageStatsData
+from billbook.api.schemas import SearchRequest, UsageStatsRequest, as_tuple
+from billbook.ledger import accounts, search, usage
+from billbook.money import micros_to_json
+
+router = APIRouter(route_class=DecimalJSONRoute, tags=["billing"])
+
+
+@router.post(
+    "/api/v3/billings/search",
+    responses={200: {"model": Envelope[SearchData]}, **ERRORS},
+    summary="Search billing records",
+)
+async def search_billings(
+    request: Request, body: SearchRequest | None = None, token: str = Depends(bearer_token)
+) -> JSONBody:
+    """Paginated billing records of the caller's account, newest first unless ``sort`` says ASC."""
+    body = body or SearchRequest()
+    async with as_customer(request, token) as (conn, caller):
+        criteria = search.Criteria(
+            account_id=caller.account_id,
+            billing_type=body.billing_type,
+            prediction_uuids=as_tuple(body.prediction_uuids),
+            model_uuids=as_tuple(body.model_uuid),
+            access_key_ids=as_tuple(body.access_key_uuid),
+            start_ms=body.start_time,
+            end_ms=body.end_time,
+            ascending=body.ascending,
+        )
+        page = await search.search(conn, criteria, body.page, body.page_size)
+    return success(
+        {
+            "page": page.page,
+            "total": page.total,
+            "has_more": page.has_more,
+            "items": [render.billing_item(v) for v in page.items],
+        }
+    )
+
+
+async def _balance(request: Request, token: str) -> JSONBody:
+    async with as_customer(request, token) as (conn, caller):
+        balance = await accounts.get_balance(conn, caller.account_id)
+    return success({"balance": micros_to_json(balance), "currency": "USD"})
+
+
+@router.get("/api/v3/balance", responses={200: {"model": Envelope[BalanceData]}, **ERRORS}, summary="Balance")
+async def balance(request: Request, token: str = Depends(bearer_token)) -> JSONBody:
+    return await _balance(request, token)
+
+
+@router.get(
+    "/api/v3/account/balance",
+    responses={200: {"model": Envelope[BalanceData]}, **ERRORS},
+    summary="Balance (alias)",
+)
+async def account_balance(request: Request, token: str = Depends(bearer_token)) -> JSONBody:
+    return await _balance(request, token)
+
+
+@router.post(
+    "/api/v3/user/usage_stats",
+    responses={200: {"model": Envelope[UsageStatsData]}, **ERRORS},
+    summary="Usage statistics",
+)
+async def usage_stats(request: Request, body: UsageStatsRequest, token: str = Depends(bearer_token)) -> JSONBody:
+    """Spend per model and per UTC day, net of refunds, for at most 31 days (by the deduct's time)."""
+    async with as_customer(request, token) as (conn, caller):
+        stats = await usage.usage_stats(
+            conn,
+            caller.account_id,
+            body.start_time,
+            body.end_time,
+            model_uuid=body.model_uuid,
+            access_key_id=body.access_key_uuid,
+        )
+    return success(render.usage_stats(stats))

@@ -1,0 +1,103 @@
+"""Request bodies. Unknown fields are ignored; types are strict (``"1"`` is not a page number)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+
+from billbook.api.fields import Page, PageSize, TimeMs, Usd
+
+BillingType = Literal["deduct", "refund", "recharge", "adjust"]
+Status = Literal["created", "processing", "completed", "failed", "cancelled", "timeout"]
+ShortStr = Annotated[StrictStr, Field(max_length=200)]
+OneOrMany = ShortStr | Annotated[list[ShortStr], Field(max_length=100)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SearchRequest(Body):
+    billing_type: BillingType | None = None
+    prediction_uuids: Annotated[list[ShortStr], Field(max_length=100)] | None = None
+    sort: StrictStr | None = Field(default=None, examples=["created_at DESC", "created_at ASC"])
+    start_time: TimeMs | None = None
+    end_time: TimeMs | None = None
+    page: Page = 1
+    page_size: PageSize = 10
+    model_uuid: OneOrMany | None = None
+    access_key_uuid: OneOrMany | None = None
+
+    @field_validator("sort")
+    @classmethod
+    def _sort(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normal = " ".join(value.split()).lower()
+        if normal not in ("created_at desc", "created_at asc"):
+            raise ValueError("must be 'created_at DESC' or 'created_at ASC'")
+        return normal
+
+    @model_validator(mode="after")
+    def _range(self) -> SearchRequest:
+        if self.start_time is not None and self.end_time is not None and self.start_time > self.end_time:
+            raise ValueError("start_time must not be after end_time")
+        return self
+
+    @property
+    def ascending(self) -> bool:
+        return self.sort == "created_at asc"
+
+
+def as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class UsageStatsRequest(Body):
+    start_time: TimeMs
+    end_time: TimeMs
+    model_uuid: ShortStr | None = None
+    access_key_uuid: ShortStr | None = None
+
+
+class CreateAccountRequest(Body):
+    name: ShortStr
+    balance: Usd | None = None
+
+
+class CreateKeyRequest(Body):
+    name: ShortStr
+
+
+class RechargeRequest(Body):
+    amount: Usd
+    reference: ShortStr
+
+
+class AdjustmentRequest(Body):
+    amount: Usd
+    reason: Annotated[StrictStr, Field(max_length=1000)]
+    reference: ShortStr
+
+
+class ChargeRequest(Body):
+    prediction_uuid: ShortStr
+    access_key_id: ShortStr
+    model_uuid: ShortStr
+    price: Usd
+    origin_price: Usd | None = None
+    model_type: Annotated[StrictStr, Field(max_length=100)] | None = None
+    created_at: TimeMs | None = None
+
+
+class BatchChargeRequest(Body):
+    #: Items are validated one by one, so one bad charge is reported without failing the batch.
+    charges: Annotated[list[Any], Field(min_length=1, max_length=1000, json_schema_extra={"items": {"$ref": "#/components/schemas/ChargeRequest"}})]
+
+
+class StatusRequest(Body):
+    status: Status
+    at: TimeMs | None = None

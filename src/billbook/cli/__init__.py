@@ -1,0 +1,1 @@
+"""The ``billbook`` command: operator commands on the database, customer commands over HTTP."""

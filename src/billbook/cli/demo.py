@@ -1,0 +1,157 @@
+"""``billbook demo``: a database with a few months of believable history, served, with a curl to paste."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from uuid import uuid4
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from billbook.cli.options import Host, Port
+from billbook.times import MS_PER_DAY, now_ms
+
+DEMO_DB = "sqlite:///billbook-demo.db"
+
+
+@dataclass(frozen=True)
+class Model:
+    uuid: str
+    kind: str
+    price: int  # micro-dollars
+    weight: int
+
+
+MODELS = (
+    Model("bytedance/seedream-v4.5", "text-to-image", 40_000, 30),
+    Model("wavespeed-ai/flux-dev", "text-to-image", 25_000, 25),
+    Model("wavespeed-ai/qwen-image/edit", "image-to-image", 30_000, 12),
+    Model("kwaivgi/kling-v2.1-i2v-pro", "image-to-video", 450_000, 6),
+    Model("alibaba/wan-2.2/t2v-720p", "text-to-video", 300_000, 5),
+    Model("google/veo3-fast", "text-to-video", 1_200_000, 2),
+    Model("openai/whisper-large-v3", "audio-to-text", 6_000, 8),
+)
+
+
+@dataclass
+class DemoAccount:
+    account_id: int
+    keys: list[tuple[str, str, str]]  # (name, access_key_id, api_key)
+    records: int
+
+
+async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAccount:
+    """Create the demo account and its history through the ledger, as the platform would have."""
+    from billbook.ledger import accounts, charges, funds, keys
+    from billbook.store.db import Database
+    from billbook.store.migrate import upgrade
+
+    rng = random.Random(seed)
+    db = Database(db_url)
+    try:
+        await upgrade(db)
+        async with db.transaction(write=True) as conn:
+            account = await accounts.create_account(conn, "Demo Studio")
+            issued = [await keys.create_key(conn, account.id, n)
+                      for n in ("production", "staging")]
+            start = now_ms() - days * MS_PER_DAY
+            balance, records = 0, 0
+
+            async def top_up(amount: int, at_day: int) -> None:
+                nonlocal balance, records
+                await funds.recharge(conn, account.id, amount, f"demo-topup-{at_day}-{uuid4().hex[:8]}")
+                balance += amount
+                records += 1
+
+            await top_up(500_000_000, 0)
+            weights = [m.weight for m in MODELS]
+            for day in range(days):
+                day_start = start + day * MS_PER_DAY
+                weekday_factor = 0.6 if (day % 7) in (5, 6) else 1.0
+                volume = int((20 + day * 0.5) * weekday_factor * rng.uniform(0.7, 1.3))
+                times = sorted(day_start + rng.randrange(MS_PER_DAY) for _ in range(volume))
+                for at in times:
+                    if at > now_ms():
+                        break
+                    model = rng.choices(MODELS, weights)[0]
+                    if balance < 100_000_000:
+                        await top_up(200_000_000, day)
+                    key = issued[0] if rng.random() < 0.85 else issued[1]
+                    uuid = uuid4().hex
+                    await charges.charge(
+                        conn,
+                        charges.Charge(uuid, key.access_key_id, model.uuid, model.price, model.price, model.kind, at),
+                    )
+                    balance -= model.price
+                    records += 1
+                    outcome = rng.random()
+                    done_at = at + rng.randrange(2_000, 90_000)
+                    if day == days - 1 and outcome < 0.05:
+                        continue  # still running
+                    if outcome < 0.05:
+                        status = rng.choice(("failed", "failed", "timeout", "cancelled"))
+                        await charges.set_status(conn, uuid, status, done_at)
+                        balance += model.price
+                        records += 1
+                    else:
+                        await charges.set_status(conn, uuid, "completed", done_at)
+            await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill")
+            records += 1
+        return DemoAccount(account.id, [(k.name, k.access_key_id, k.api_key) for k in issued], records)
+    finally:
+        await db.dispose()
+
+
+def _curl(base: str, api_key: str) -> str:
+    body = '{"page": 1, "page_size": 10}'
+    return (
+        f"curl --request POST {shlex.quote(base + '/api/v3/billings/search')} \\\n"
+        f"  --header {shlex.quote('Authorization: Bearer ' + api_key)} \\\n"
+        f"  --header 'Content-Type: application/json' \\\n"
+        f"  --data-raw {shlex.quote(body)}"
+    )
+
+
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    db: Annotated[
+        str, typer.Option("--db", help="Database to fill; the default demo file is recreated on every run.")
+    ] = DEMO_DB,
+    days: Annotated[int, typer.Option("--days", min=1, max=730, help="Days of history.")] = 90,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after filling.")] = True,
+) -> None:
+    """Fill a database with months of history for a demo account, serve it, and print a curl to try.
+
+    Example: billbook demo --port 8000
+    """
+    from billbook.cli.server import prepare_database, run_server
+
+    console = Console()
+    if db == DEMO_DB:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"billbook-demo.db{suffix}").unlink(missing_ok=True)
+    with console.status("Writing a few months of billing history..."):
+        made = asyncio.run(build_history(db, days=days))
+    prepare_database(db)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    name, access_key_id, api_key = made.keys[0]
+    console.print(
+        Panel.fit(
+            f"[bold]Demo account {made.account_id}[/] with {made.records:,} billing records.\n\n"
+            f"API key ({name}, {access_key_id}):\n[green]{api_key}[/]\n\n"
+            f"Dashboard: [link={base}/]{base}/[/link]   API docs: {base}/docs\n\n"
+            "Try it:\n",
+            title="billbook demo",
+        )
+    )
+    print(_curl(base, api_key))
+    print(f"\nexport BILLBOOK_API_KEY={api_key} BILLBOOK_BASE_URL={base}\n", flush=True)
+    if serve:
+        run_server(db, host, port)

@@ -1,0 +1,33 @@
+"""The ``billbook`` command tree. Server-side imports happen inside commands, so the customer
+commands work with only the SDK's dependencies installed."""
+
+from __future__ import annotations
+
+import typer
+
+from billbook.cli import demo, operator, server
+
+app = typer.Typer(
+    name="billbook",
+    help="billbook: a billing ledger for pay-per-use AI APIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("serve")(server.serve)
+app.command("demo")(demo.demo)
+app.command("recharge")(operator.recharge)
+app.add_typer(operator.db_app, name="db")
+app.add_typer(operator.accounts_app, name="accounts")
+app.add_typer(operator.keys_app, name="keys")
+
+try:  # the customer commands (search, export, usage, balance) speak HTTP only
+    from billbook.cli import customer
+except ImportError:  # pragma: no cover - present in every build of the package
+    customer = None  # type: ignore[assignment]
+if customer is not None:
+    customer.register(app)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,85 @@
+"""Money in and operator corrections: recharges and adjustments, idempotent on ``reference``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import uuid4
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
+from billbook.money import format_usd
+from billbook.store import accounts as account_store
+from billbook.store import billing as billing_store
+from billbook.times import now_ms
+
+
+@dataclass(frozen=True)
+class FundsResult:
+    record: dict
+    balance: int
+    created: bool
+
+
+def _check_reference(reference: str) -> str:
+    reference = reference.strip()
+    if not reference or len(reference) > 200:
+        raise InvalidRequest("reference must be 1 to 200 characters")
+    return reference
+
+
+async def _apply(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    billing_type: str,
+    delta: int,
+    reference: str,
+    reason: str | None = None,
+) -> FundsResult:
+    reference = _check_reference(reference)
+    balance = await account_store.lock(conn, account_id)
+    if balance is None:
+        raise NotFound(f"account {account_id} not found")
+    existing = await billing_store.by_reference(conn, account_id, billing_type, reference)
+    if existing is not None:
+        if existing["delta"] != delta or (reason is not None and existing["reason"] != reason):
+            raise Conflict(
+                f"reference {reference!r} was already used for a {billing_type} of "
+                f"{format_usd(existing['delta'])} USD with a different payload"
+            )
+        return FundsResult(existing, balance, created=False)
+    record = {
+        "uuid": uuid4().hex,
+        "account_id": account_id,
+        "billing_type": billing_type,
+        "price": abs(delta),
+        "delta": delta,
+        "reference": reference,
+        "reason": reason,
+        "created_at": now_ms(),
+    }
+    record["id"] = await billing_store.insert(conn, **record)
+    balance = await account_store.add_to_balance(conn, account_id, delta)
+    return FundsResult(record, balance, created=True)
+
+
+async def recharge(conn: AsyncConnection, account_id: int, amount: int, reference: str) -> FundsResult:
+    if amount <= 0:
+        raise InvalidRequest("amount must be greater than 0")
+    return await _apply(conn, account_id, billing_type="recharge", delta=amount, reference=reference)
+
+
+async def adjust(
+    conn: AsyncConnection, account_id: int, amount: int, reason: str, reference: str
+) -> FundsResult:
+    """An operator's signed correction. It may take the balance below zero (a chargeback after the
+    money was spent is still owed); only charges are refused for want of balance."""
+    if amount == 0:
+        raise InvalidRequest("amount must not be 0")
+    reason = reason.strip()
+    if not reason or len(reason) > 1000:
+        raise InvalidRequest("reason must be 1 to 1000 characters")
+    return await _apply(
+        conn, account_id, billing_type="adjust", delta=amount, reference=reference, reason=reason
+    )

@@ -1,0 +1,133 @@
+"""Usage statistics from the daily rollup, exact for any range.
+
+Whole UTC days come from ``usage_daily``; a partial day at either end of the range is summed from
+its records. A range of whole days (what dashboards and exporters ask for) reads only the rollup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.ledger.errors import InvalidRequest
+from billbook.store import usage as usage_store
+from billbook.times import MS_PER_DAY, day_of
+
+MAX_RANGE_MS = 31 * MS_PER_DAY
+COUNTERS = ("deduct_count", "deduct_amount", "refund_count", "refund_amount", "completed_count")
+
+
+def cells_from_deducts(rows: Iterable[dict]) -> list[dict]:
+    """Fold deduct rows (see ``store.usage.deduct_rows``) into rollup cells, as the ledger would."""
+    cells: dict[tuple, dict] = {}
+    for row in rows:
+        key = (day_of(row["created_at"]), row["model_uuid"], row["access_key_id"])
+        cell = cells.setdefault(
+            key,
+            {"day": key[0], "model_uuid": key[1], "access_key_id": key[2], "model_type": row["model_type"]}
+            | dict.fromkeys(COUNTERS, 0)
+            | {"last_used_at": 0, "last_price": 0},
+        )
+        cell["deduct_count"] += 1
+        cell["deduct_amount"] += row["price"]
+        if row["refund_price"] is not None:
+            cell["refund_count"] += 1
+            cell["refund_amount"] += row["refund_price"]
+        if row["status"] == "completed":
+            cell["completed_count"] += 1
+        if row["created_at"] >= cell["last_used_at"]:
+            cell["last_used_at"], cell["last_price"] = row["created_at"], row["price"]
+    return list(cells.values())
+
+
+def check_range(start_ms: int, end_ms: int) -> None:
+    if start_ms > end_ms:
+        raise InvalidRequest("start_time must not be after end_time")
+    if end_ms - start_ms > MAX_RANGE_MS:
+        raise InvalidRequest("the range from start_time to end_time must be at most 31 days")
+
+
+async def usage_cells(
+    conn: AsyncConnection,
+    account_id: int,
+    start_ms: int,
+    end_ms: int,
+    *,
+    model_uuid: str | None = None,
+    access_key_id: str | None = None,
+) -> list[dict]:
+    """Cells covering exactly the deducts in ``[start_ms, end_ms]``."""
+    filters = {"model_uuid": model_uuid, "access_key_id": access_key_id}
+    first_full = -(-start_ms // MS_PER_DAY)  # first day starting at or after start
+    last_full = (end_ms + 1) // MS_PER_DAY - 1  # last day ending at or before end
+    cells: list[dict] = []
+    if first_full <= last_full:
+        cells += await usage_store.cells(conn, account_id, first_full, last_full, **filters)
+        edges = [(start_ms, first_full * MS_PER_DAY - 1), ((last_full + 1) * MS_PER_DAY, end_ms)]
+    else:
+        edges = [(start_ms, end_ms)]
+    for low, high in edges:
+        if low <= high:
+            rows = await usage_store.deduct_rows(conn, account_id, start_ms=low, end_ms=high, **filters)
+            cells += cells_from_deducts(rows)
+    return cells
+
+
+def _net(cell: dict) -> tuple[int, int]:
+    return cell["deduct_amount"] - cell["refund_amount"], cell["deduct_count"] - cell["refund_count"]
+
+
+def summarise(cells: list[dict]) -> dict:
+    """Per-model, per-day and overall figures, amounts net of refunds (micro-dollars, ms, day numbers)."""
+    models: dict[str, dict] = {}
+    days: dict[int, dict] = {}
+    day_models: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    summary = {"total_cost": 0, "total_requests": 0, "success_requests": 0}
+    for cell in cells:
+        amount, count = _net(cell)
+        model = models.setdefault(
+            cell["model_uuid"],
+            {"model_uuid": cell["model_uuid"], "model_type": "", "unit_price": 0, "total_cost": 0,
+             "total_count": 0, "last_used_at": -1},
+        )
+        model["total_cost"] += amount
+        model["total_count"] += count
+        if cell["model_type"]:
+            model["model_type"] = cell["model_type"]
+        if cell["last_used_at"] > model["last_used_at"]:
+            model["last_used_at"], model["unit_price"] = cell["last_used_at"], cell["last_price"]
+        day = days.setdefault(cell["day"], {"day": cell["day"], "amount": 0, "count": 0})
+        day["amount"] += amount
+        day["count"] += count
+        day_models[cell["day"]][cell["model_uuid"]][0] += amount
+        day_models[cell["day"]][cell["model_uuid"]][1] += count
+        summary["total_cost"] += amount
+        summary["total_requests"] += cell["deduct_count"]
+        summary["success_requests"] += cell["completed_count"]
+    for number, day in days.items():
+        day["models"] = [
+            {"model_uuid": m, "amount": a, "count": c} for m, (a, c) in sorted(day_models[number].items())
+        ]
+    return {
+        "per_model_usage": sorted(models.values(), key=lambda m: (-m["total_cost"], m["model_uuid"])),
+        "daily_usage": [days[d] for d in sorted(days)],
+        "summary": summary,
+    }
+
+
+async def usage_stats(
+    conn: AsyncConnection,
+    account_id: int,
+    start_ms: int,
+    end_ms: int,
+    *,
+    model_uuid: str | None = None,
+    access_key_id: str | None = None,
+) -> dict:
+    check_range(start_ms, end_ms)
+    cells = await usage_cells(
+        conn, account_id, start_ms, end_ms, model_uuid=model_uuid, access_key_id=access_key_id
+    )
+    return summarise(cells)

@@ -1,0 +1,58 @@
+"""Exact money: integer micro-dollars inside, USD numbers on the wire.
+
+Binary floats never carry money into the ledger. JSON numbers are parsed as ``Decimal`` and
+converted here; rendering goes the other way only at the edge.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+MICROS_PER_USD = 1_000_000
+#: Largest amount accepted anywhere: 1e12 USD, far below the 64-bit limit even when summed.
+MAX_MICROS = 10**18
+
+
+class MoneyError(ValueError):
+    """A value that is not an exact, finite amount of USD with at most 6 decimal places."""
+
+
+def usd_to_micros(value: Decimal | int | str) -> int:
+    """Convert a USD amount to micro-dollars, refusing anything that would lose a digit."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError("must be an exact decimal number, not a binary float or boolean")
+    try:
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyError("must be a number") from exc
+    if not amount.is_finite():
+        raise MoneyError("must be a finite number")
+    micros = amount * MICROS_PER_USD
+    if micros != micros.to_integral_value():
+        raise MoneyError("must have at most 6 decimal places")
+    result = int(micros)
+    if abs(result) > MAX_MICROS:
+        raise MoneyError("is too large")
+    return result
+
+
+def micros_to_decimal(micros: int) -> Decimal:
+    """Exact USD value of a micro-dollar amount."""
+    return Decimal(micros).scaleb(-6).normalize() if micros else Decimal(0)
+
+
+def micros_to_json(micros: int) -> float | int:
+    """USD as a JSON number.
+
+    ``repr`` of the nearest double is the shortest string that round-trips, and for any amount with
+    at most 6 decimals and 15 significant digits that string is the exact decimal: ``40000`` renders
+    as ``0.04``. Whole dollars render as integers.
+    """
+    if micros % MICROS_PER_USD == 0:
+        return micros // MICROS_PER_USD
+    return micros / MICROS_PER_USD
+
+
+def format_usd(micros: int) -> str:
+    """Plain decimal text for messages and tables: ``1000000000`` -> ``1000``, ``40000`` -> ``0.04``."""
+    return format(micros_to_decimal(micros), "f")

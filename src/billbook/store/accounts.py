@@ -1,0 +1,65 @@
+"""Queries on accounts. The balance is only ever changed by a relative, conditional UPDATE, so
+concurrent writers can neither lose an update nor overdraw."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.store.tables import accounts
+
+
+async def insert(conn: AsyncConnection, *, name: str, created_at: int) -> int:
+    result = await conn.execute(
+        accounts.insert().values(name=name, balance=0, created_at=created_at).returning(accounts.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def get(conn: AsyncConnection, account_id: int) -> dict | None:
+    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def balance(conn: AsyncConnection, account_id: int) -> int | None:
+    result = await conn.execute(select(accounts.c.balance).where(accounts.c.id == account_id))
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def add_to_balance(conn: AsyncConnection, account_id: int, delta: int) -> int:
+    """Apply a signed change unconditionally (recharges, refunds, adjustments); returns the new balance."""
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(balance=accounts.c.balance + delta)
+        .returning(accounts.c.balance)
+    )
+    return int(result.scalar_one())
+
+
+async def debit_if_covered(conn: AsyncConnection, account_id: int, amount: int) -> int | None:
+    """Take ``amount`` only if the balance covers it; ``None`` when it does not (nothing changed)."""
+    result = await conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id, accounts.c.balance >= amount)
+        .values(balance=accounts.c.balance - amount)
+        .returning(accounts.c.balance)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def all_ids(conn: AsyncConnection) -> list[int]:
+    return [int(v) for v in (await conn.execute(select(accounts.c.id).order_by(accounts.c.id))).scalars()]
+
+
+async def lock(conn: AsyncConnection, account_id: int) -> int | None:
+    """Take the account's row lock (PostgreSQL) for the rest of the transaction; returns the balance.
+
+    Serialises idempotency checks of one account's recharges and adjustments. On SQLite the write
+    transaction already holds the database's write lock.
+    """
+    query = select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update()
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else int(value)

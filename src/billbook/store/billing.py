@@ -1,0 +1,108 @@
+"""Queries on billing records: append-only inserts and the joined view the API renders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.store.tables import access_keys, billing_records, orders, predictions
+
+
+async def insert(
+    conn: AsyncConnection,
+    *,
+    uuid: str,
+    account_id: int,
+    billing_type: str,
+    price: int,
+    delta: int,
+    created_at: int,
+    ak_id: int | None = None,
+    access_key_id: str | None = None,
+    order_id: int | None = None,
+    prediction_id: int | None = None,
+    model_uuid: str | None = None,
+    reference: str | None = None,
+    reason: str | None = None,
+) -> int:
+    result = await conn.execute(
+        billing_records.insert()
+        .values(
+            uuid=uuid,
+            account_id=account_id,
+            billing_type=billing_type,
+            price=price,
+            delta=delta,
+            ak_id=ak_id,
+            access_key_id=access_key_id,
+            order_id=order_id,
+            prediction_id=prediction_id,
+            model_uuid=model_uuid,
+            reference=reference,
+            reason=reason,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+        .returning(billing_records.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def by_reference(
+    conn: AsyncConnection, account_id: int, billing_type: str, reference: str
+) -> dict | None:
+    query = select(billing_records).where(
+        billing_records.c.account_id == account_id,
+        billing_records.c.billing_type == billing_type,
+        billing_records.c.reference == reference,
+    )
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+def view_query() -> Select:
+    """Each record with its key's name, order and prediction, as the wire shows them."""
+    return (
+        select(
+            billing_records.c.id,
+            billing_records.c.uuid,
+            billing_records.c.billing_type,
+            billing_records.c.price,
+            billing_records.c.delta,
+            billing_records.c.access_key_id,
+            billing_records.c.created_at,
+            billing_records.c.updated_at,
+            access_keys.c.name.label("access_key_name"),
+            orders.c.uuid.label("order_uuid"),
+            orders.c.state.label("order_state"),
+            orders.c.price.label("order_price"),
+            orders.c.origin_price.label("order_origin_price"),
+            orders.c.ak_id.label("order_ak_id"),
+            predictions.c.uuid.label("prediction_uuid"),
+            predictions.c.model_uuid.label("prediction_model_uuid"),
+            predictions.c.status.label("prediction_status"),
+        )
+        .select_from(billing_records)
+        .outerjoin(access_keys, access_keys.c.id == billing_records.c.ak_id)
+        .outerjoin(orders, orders.c.id == billing_records.c.order_id)
+        .outerjoin(predictions, predictions.c.id == billing_records.c.prediction_id)
+    )
+
+
+async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[dict]:
+    """Joined views of the given record ids, in the order of ``ids``."""
+    if not ids:
+        return []
+    rows = (await conn.execute(view_query().where(billing_records.c.id.in_(ids)))).mappings()
+    by_id = {row["id"]: dict(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def record_for_order(conn: AsyncConnection, order_id: int, billing_type: str) -> dict | None:
+    query = select(billing_records).where(
+        billing_records.c.order_id == order_id, billing_records.c.billing_type == billing_type
+    )
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,104 @@
+"""Engines and transactions for the two supported databases.
+
+SQLite (the embedded default) allows one writer at a time. Write transactions there start with
+``BEGIN IMMEDIATE`` so that they take the write lock up front instead of failing half-way on an
+upgrade from a read lock, and an in-process lock queues this process's writers without spinning in
+SQLite's busy handler. Reads use a second engine with plain deferred transactions, so WAL readers
+never wait for writers. PostgreSQL uses one pooled asyncpg engine for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UnsupportedDatabase(ValueError):
+    """The URL names a database billbook does not run on."""
+
+
+def async_url(url: str) -> URL:
+    """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> ``postgresql+asyncpg://``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {url!r}")
+
+
+def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            # FULL: an acknowledged commit survives power loss, not only a process crash.
+            "synchronous=FULL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Owns the engines; hands out one transaction at a time to the edge that runs a request."""
+
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = async_url(url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self.read_engine = _sqlite_engine(self.url, immediate=False)
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self.write_engine = create_async_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                # Short OLTP queries: JIT compilation costs more than it saves.
+                connect_args={"server_settings": {"jit": "off"}},
+            )
+            self.read_engine = self.write_engine
+            self._write_lock = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends normally, rolled back on any exception."""
+        if write and self._write_lock is not None:
+            async with self._write_lock, self.write_engine.begin() as conn:
+                yield conn
+            return
+        engine = self.write_engine if write else self.read_engine
+        async with engine.begin() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

@@ -1,0 +1,145 @@
+"""Table definitions. Money columns are integer micro-dollars; time columns integer epoch milliseconds."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+#: 64-bit keys on PostgreSQL; SQLite's rowid alias must be declared INTEGER to autoincrement.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Micros = BigInteger
+Millis = BigInteger
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("balance", Micros, nullable=False, server_default="0"),
+    Column("created_at", Millis, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the wire's ak_id
+    Column("access_key_id", String(64), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    #: Public half of the api_key, used to find the row; the secret half is only stored hashed.
+    Column("lookup", String(32), nullable=False, unique=True),
+    Column("salt", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("revoked_at", Millis, nullable=True),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("uuid", String(64), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("ak_id", Integer, ForeignKey("access_keys.id"), nullable=False),
+    Column("model_uuid", String(200), nullable=False),
+    Column("model_type", String(100), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Index("ix_predictions_account_uuid", "account_id", "uuid"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("uuid", String(32), nullable=False, unique=True),
+    Column("prediction_id", BigId, ForeignKey("predictions.id"), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("ak_id", Integer, ForeignKey("access_keys.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("price", Micros, nullable=False),
+    Column("origin_price", Micros, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+)
+
+billing_records = Table(
+    "billing_records",
+    metadata,
+    #: Insertion order: the tie-breaker that makes the search order total.
+    Column("id", BigId, primary_key=True),
+    Column("uuid", String(32), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("billing_type", String(16), nullable=False),
+    #: Always positive, as the wire shows it.
+    Column("price", Micros, nullable=False),
+    #: Signed effect on the balance; the balance is the sum of these.
+    Column("delta", Micros, nullable=False),
+    Column("ak_id", Integer, ForeignKey("access_keys.id"), nullable=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("prediction_id", BigId, ForeignKey("predictions.id"), nullable=True),
+    # Copies of the prediction's model and the key's public id, so filters need no join.
+    Column("model_uuid", String(200), nullable=True),
+    Column("access_key_id", String(64), nullable=True),
+    Column("reference", String(200), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Index("ix_billing_records_account_time", "account_id", "created_at", "id"),
+    Index("ix_billing_records_account_type_time", "account_id", "billing_type", "created_at", "id"),
+    Index("ix_billing_records_account_model_time", "account_id", "model_uuid", "created_at", "id"),
+    Index("ix_billing_records_account_key_time", "account_id", "access_key_id", "created_at", "id"),
+    Index("ix_billing_records_prediction", "prediction_id"),
+    # Idempotency of recharges and adjustments, and at most one deduct and one refund per order.
+    UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_records_reference"),
+    UniqueConstraint("order_id", "billing_type", name="uq_billing_records_order_type"),
+)
+
+#: Per-account, per-UTC-day, per-model, per-key usage, kept in the same transaction as each record.
+#: Refunds and completions are counted on the day of the deduct they belong to.
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("model_uuid", String(200), primary_key=True),
+    Column("access_key_id", String(64), primary_key=True),
+    Column("model_type", String(100), nullable=False, server_default=""),
+    Column("deduct_count", BigInteger, nullable=False, server_default="0"),
+    Column("deduct_amount", Micros, nullable=False, server_default="0"),
+    Column("refund_count", BigInteger, nullable=False, server_default="0"),
+    Column("refund_amount", Micros, nullable=False, server_default="0"),
+    Column("completed_count", BigInteger, nullable=False, server_default="0"),
+    Column("last_used_at", Millis, nullable=False, server_default="0"),
+    Column("last_price", Micros, nullable=False, server_default="0"),
+)
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("salt", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Millis, nullable=False),
+)

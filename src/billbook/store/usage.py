@@ -1,0 +1,135 @@
+"""The per-day usage rollup, changed in the same transaction as the records it summarises."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.store.tables import billing_records, predictions, usage_daily
+
+
+_COLUMNS = (
+    "account_id", "day", "model_uuid", "access_key_id", "model_type", "deduct_count", "deduct_amount",
+    "refund_count", "refund_amount", "completed_count", "last_used_at", "last_price",
+)
+
+
+@lru_cache
+def _upsert(dialect: str) -> Any:
+    """Built once per dialect: this runs with every charge and status change."""
+    module = sqlite if dialect == "sqlite" else postgresql
+    statement = module.insert(usage_daily).values({c: bindparam(c) for c in _COLUMNS})
+    t, new = usage_daily.c, statement.excluded
+    newer = new.last_used_at >= t.last_used_at
+    greatest = func.max if dialect == "sqlite" else func.greatest
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "day", "model_uuid", "access_key_id"],
+        set_={
+            "deduct_count": t.deduct_count + new.deduct_count,
+            "deduct_amount": t.deduct_amount + new.deduct_amount,
+            "refund_count": t.refund_count + new.refund_count,
+            "refund_amount": t.refund_amount + new.refund_amount,
+            "completed_count": t.completed_count + new.completed_count,
+            "model_type": case((new.model_type != "", new.model_type), else_=t.model_type),
+            "last_price": case((newer & (new.deduct_count > 0), new.last_price), else_=t.last_price),
+            "last_used_at": greatest(t.last_used_at, new.last_used_at),
+        },
+    )
+
+
+async def add(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    day: int,
+    model_uuid: str,
+    access_key_id: str,
+    model_type: str = "",
+    deduct_count: int = 0,
+    deduct_amount: int = 0,
+    refund_count: int = 0,
+    refund_amount: int = 0,
+    completed_count: int = 0,
+    used_at: int = 0,
+    price: int = 0,
+) -> None:
+    """Add counts to one rollup cell, creating it if needed; the newest charge sets ``last_price``."""
+    await conn.execute(
+        _upsert(conn.dialect.name),
+        {
+            "account_id": account_id,
+            "day": day,
+            "model_uuid": model_uuid,
+            "access_key_id": access_key_id,
+            "model_type": model_type,
+            "deduct_count": deduct_count,
+            "deduct_amount": deduct_amount,
+            "refund_count": refund_count,
+            "refund_amount": refund_amount,
+            "completed_count": completed_count,
+            "last_used_at": used_at,
+            "last_price": price,
+        },
+    )
+
+
+async def cells(
+    conn: AsyncConnection,
+    account_id: int,
+    first_day: int,
+    last_day: int,
+    *,
+    model_uuid: str | None = None,
+    access_key_id: str | None = None,
+) -> list[dict]:
+    """Rollup cells of one account for days ``first_day..last_day`` (inclusive)."""
+    t = usage_daily.c
+    query = select(usage_daily).where(t.account_id == account_id, t.day.between(first_day, last_day))
+    if model_uuid is not None:
+        query = query.where(t.model_uuid == model_uuid)
+    if access_key_id is not None:
+        query = query.where(t.access_key_id == access_key_id)
+    rows = await conn.execute(query.order_by(t.day, t.model_uuid))
+    return [dict(r) for r in rows.mappings()]
+
+
+async def deduct_rows(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    model_uuid: str | None = None,
+    access_key_id: str | None = None,
+) -> list[dict]:
+    """Every deduct of an account in ``[start_ms, end_ms]`` with its prediction's status and its
+    refund, if any: the raw material the rollup summarises (edge days of a range, ``verify``)."""
+    r, p = billing_records.c, predictions.c
+    refund = billing_records.alias("refund")
+    query = (
+        select(
+            r.created_at,
+            r.price,
+            r.model_uuid,
+            r.access_key_id,
+            p.model_type,
+            p.status,
+            refund.c.price.label("refund_price"),
+        )
+        .join(predictions, p.id == r.prediction_id)
+        .outerjoin(refund, (refund.c.order_id == r.order_id) & (refund.c.billing_type == "refund"))
+        .where(r.account_id == account_id, r.billing_type == "deduct")
+    )
+    if start_ms is not None:
+        query = query.where(r.created_at >= start_ms)
+    if end_ms is not None:
+        query = query.where(r.created_at <= end_ms)
+    if model_uuid is not None:
+        query = query.where(r.model_uuid == model_uuid)
+    if access_key_id is not None:
+        query = query.where(r.access_key_id == access_key_id)
+    return [dict(row) for row in (await conn.execute(query)).mappings()]

@@ -1,0 +1,48 @@
+"""Times: integer milliseconds since the Unix epoch (UTC) inside, ISO 8601 with ``Z`` outside."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+MS_PER_DAY = 86_400_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def ms_to_iso(ms: int) -> str:
+    """``1776947010933`` -> ``2026-04-23T12:23:30.933Z`` (always milliseconds, always ``Z``)."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=(ms % 1000) * 1000)
+
+
+def datetime_to_ms(dt: datetime) -> int:
+    """Aware datetimes convert exactly; naive ones are taken as UTC."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse RFC 3339 / ISO 8601 (``Z`` or an offset; a date alone is midnight UTC)."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def day_of(ms: int) -> int:
+    """UTC day number (days since the epoch) of a millisecond timestamp."""
+    return ms // MS_PER_DAY
+
+
+def day_to_date(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")

@@ -1,0 +1,203 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), the app over ASGI, a live server.
+
+PostgreSQL: one database per test session, migrated once, emptied before each test. With
+``CI=true`` a missing PostgreSQL fails the run; elsewhere those tests skip with a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from billbook.api.app import create_app
+from billbook.settings import Settings
+from billbook.store.db import Database
+from billbook.store.migrate import upgrade
+from billbook.store.tables import metadata
+
+ADMIN_TOKEN = "test-admin-token"
+PG_ADMIN_URL = os.environ.get("BILLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_reachable() -> bool:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    if not _pg_reachable():
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set BILLBOOK_TEST_PG_URL)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_ADMIN_URL
+
+
+async def _pg_exec(admin_url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def new_pg_database(admin_url: str) -> tuple[str, str]:
+    """Create an empty PostgreSQL database; returns (name, url)."""
+    name = f"billbook_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(admin_url, f'CREATE DATABASE "{name}"'))
+    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(admin_url: str, name: str) -> None:
+    asyncio.run(_pg_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    name, url = new_pg_database(pg_admin_url)
+
+    async def migrate() -> None:
+        db = Database(url)
+        await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    drop_pg_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "billbook.db"
+
+    async def migrate() -> None:
+        db = Database(f"sqlite:///{path}")
+        await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "billbook.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+
+    async def empty() -> None:
+        db = Database(url)
+        async with db.transaction(write=True) as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await db.dispose()
+
+    asyncio.run(empty())
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator:
+    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    admin_token: str
+    database_url: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(database_url: str, *, workers: int = 1, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """``billbook serve`` in a child process; returns once ``/healthz`` answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", database_url, "--workers", str(workers)],
+        env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real ``billbook serve`` on SQLite, shared by the session; tests create their own accounts."""
+    path = tmp_path_factory.mktemp("live") / "billbook.db"
+    url = f"sqlite:///{path}"
+    proc, base = start_server(url)
+    yield LiveServer(base, ADMIN_TOKEN, url)
+    stop_server(proc)
