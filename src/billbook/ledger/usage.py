@@ -37,7 +37,9 @@ def cells_from_deducts(rows: Iterable[dict]) -> list[dict]:
             cell["refund_amount"] += row["refund_price"]
         if row["status"] == "completed":
             cell["completed_count"] += 1
-        if row["created_at"] >= cell["last_used_at"]:
+        if row["model_type"]:
+            cell["model_type"] = row["model_type"]
+        if (row["created_at"], row["price"]) > (cell["last_used_at"], cell["last_price"]):
             cell["last_used_at"], cell["last_price"] = row["created_at"], row["price"]
     return list(cells.values())
 

@@ -1,13 +1,19 @@
-"""Queries on billing records: append-only inserts and the joined view the API renders."""
+"""Queries on billing records: append-only inserts (with their daily count) and the joined view the API renders."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store.tables import access_keys, billing_records, orders, predictions
+from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions
+from billbook.times import MS_PER_DAY
+
+
 
 
 async def insert(
@@ -47,7 +53,23 @@ async def insert(
         )
         .returning(billing_records.c.id)
     )
+    await conn.execute(
+        _count_upsert(conn.dialect.name),
+        {"account_id": account_id, "day": created_at // MS_PER_DAY, "billing_type": billing_type},
+    )
     return int(result.scalar_one())
+
+
+@lru_cache
+def _count_upsert(dialect: str) -> Any:
+    """``billing_daily.count += 1`` for the record's day and type; built once per dialect."""
+    module = sqlite if dialect == "sqlite" else postgresql
+    statement = module.insert(billing_daily).values(
+        account_id=bindparam("account_id"), day=bindparam("day"), billing_type=bindparam("billing_type"), count=1
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "day", "billing_type"], set_={"count": billing_daily.c.count + 1}
+    )
 
 
 async def by_reference(

@@ -4,7 +4,7 @@ SQLite (the embedded default) allows one writer at a time. Write transactions th
 ``BEGIN IMMEDIATE`` so that they take the write lock up front instead of failing half-way on an
 upgrade from a read lock, and an in-process lock queues this process's writers without spinning in
 SQLite's busy handler. Reads use a second engine with plain deferred transactions, so WAL readers
-never wait for writers. PostgreSQL uses one pooled asyncpg engine for both.
+never wait for writers. PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class Database:
                 # Short OLTP queries: JIT compilation costs more than it saves.
                 connect_args={"server_settings": {"jit": "off"}},
             )
-            self.read_engine = self.write_engine
+            # A search reads a count and then a page: one snapshot keeps them in agreement.
+            self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
             self._write_lock = None
 
     @property
@@ -100,5 +101,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
+        if self.is_sqlite:
             await self.read_engine.dispose()

@@ -135,6 +135,17 @@ usage_daily = Table(
     Column("last_price", Micros, nullable=False, server_default="0"),
 )
 
+#: Records per account, UTC day and type, kept in the same transaction as each insert. Gives exact
+#: totals without counting rows and lets a deep page start at the right day (see ledger.search).
+billing_daily = Table(
+    "billing_daily",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("billing_type", String(16), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
 server_secrets = Table(
     "server_secrets",
     metadata,

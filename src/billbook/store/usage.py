@@ -24,7 +24,6 @@ def _upsert(dialect: str) -> Any:
     module = sqlite if dialect == "sqlite" else postgresql
     statement = module.insert(usage_daily).values({c: bindparam(c) for c in _COLUMNS})
     t, new = usage_daily.c, statement.excluded
-    newer = new.last_used_at >= t.last_used_at
     greatest = func.max if dialect == "sqlite" else func.greatest
     return statement.on_conflict_do_update(
         index_elements=["account_id", "day", "model_uuid", "access_key_id"],
@@ -35,7 +34,13 @@ def _upsert(dialect: str) -> Any:
             "refund_amount": t.refund_amount + new.refund_amount,
             "completed_count": t.completed_count + new.completed_count,
             "model_type": case((new.model_type != "", new.model_type), else_=t.model_type),
-            "last_price": case((newer & (new.deduct_count > 0), new.last_price), else_=t.last_price),
+            # The newest charge's price; on a tie in the same millisecond, the higher price.
+            "last_price": case(
+                (new.deduct_count == 0, t.last_price),
+                (new.last_used_at > t.last_used_at, new.last_price),
+                (new.last_used_at == t.last_used_at, greatest(t.last_price, new.last_price)),
+                else_=t.last_price,
+            ),
             "last_used_at": greatest(t.last_used_at, new.last_used_at),
         },
     )

@@ -1,0 +1,219 @@
+"""The ledger's invariants, checked over a whole database (``billbook verify``).
+
+The rules live here; ``store.verify`` turns each into one set-based query that returns only the
+rows breaking it. Every check runs in one read transaction, so on a live server it sees one
+consistent snapshot. A violation names the check, the account and what is wrong, in words an
+operator can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.ledger.charges import REFUNDING
+from billbook.money import format_usd
+from billbook.store import verify as store
+from billbook.times import day_to_date
+
+#: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
+SIGNS = {"deduct": "-", "refund": "+", "recharge": "+", "adjust": "±"}
+#: Records that belong to an order (and so to a prediction and a key).
+ORDER_TYPES = ("deduct", "refund")
+#: Each order state, the prediction statuses it goes with, and the number of refunds it has.
+ORDER_STATES = {
+    "pre": (frozenset({"created", "processing"}), 0),
+    "done": (frozenset({"completed"}), 0),
+    "refunded": (frozenset(REFUNDING), 1),
+}
+DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    message: str
+    account_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"account {self.account_id}: " if self.account_id is not None else ""
+        return f"{self.check}: {where}{self.message}"
+
+
+@dataclass
+class Report:
+    violations: list[Violation] = field(default_factory=list)
+    #: Checks that found more violations than were listed.
+    truncated: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "checks": self.checks,
+            "violations": [asdict(v) for v in self.violations],
+            "truncated": self.truncated,
+        }
+
+
+def _usd(micros: int | None) -> str:
+    return "none" if micros is None else f"{format_usd(int(micros))} USD"
+
+
+def _balance(row: dict) -> Violation:
+    return Violation(
+        "balance",
+        f"balance is {_usd(row['balance'])} but its records sum to {_usd(row['records_sum'])}",
+        row["account_id"],
+    )
+
+
+def _amount(row: dict) -> Violation:
+    kind = row["billing_type"]
+    if kind not in SIGNS:
+        problem = f"unknown billing_type {kind!r}"
+    elif row["price"] < 0:
+        problem = f"negative price {row['price']}"
+    else:
+        problem = f"delta {row['delta']} does not match a {kind} of price {row['price']}"
+    return Violation("record_amount", f"record {row['uuid']}: {problem}", row["account_id"])
+
+
+def _link(row: dict) -> Violation:
+    problems = []
+    if row["ak_id"] is not None and row["key_account_id"] != row["account_id"]:
+        problems.append(f"its key belongs to account {row['key_account_id']}")
+    elif row["ak_id"] is not None and row["access_key_id"] != row["key_access_key_id"]:
+        problems.append(f"access_key_id {row['access_key_id']!r} is not its key's {row['key_access_key_id']!r}")
+    if row["billing_type"] in ORDER_TYPES:
+        if row["order_id"] is None or row["prediction_id"] is None or row["ak_id"] is None:
+            problems.append("a deduct or refund without its order, prediction or key")
+        elif row["order_account_id"] != row["account_id"]:
+            problems.append(f"its order belongs to account {row['order_account_id']}")
+        elif row["order_prediction_id"] != row["prediction_id"] or row["order_ak_id"] != row["ak_id"]:
+            problems.append("its prediction or key differs from its order's")
+    elif row["order_id"] is not None or row["prediction_id"] is not None:
+        problems.append(f"a {row['billing_type']} linked to an order or prediction")
+    return Violation("record_links", f"record {row['uuid']}: {'; '.join(problems)}", row["account_id"])
+
+
+def _order(row: dict) -> list[Violation]:
+    """Every rule the order breaks, each its own violation."""
+    found = []
+    subject = f"order {row['order_uuid']} (prediction {row['prediction_uuid']})"
+
+    def add(check: str, message: str) -> None:
+        found.append(Violation(check, f"{subject}: {message}", row["account_id"]))
+
+    if row["deducts"] != 1:
+        add("one_deduct", f"has {row['deducts']} deduct records, not 1")
+    refunding = row["status"] in REFUNDING
+    if row["refunds"] > 1:
+        add("refund", f"has {row['refunds']} refunds")
+    elif row["refunds"] == 1 and not refunding:
+        add("refund", f"refunded although the prediction is {row['status']}")
+    expected = ORDER_STATES.get(row["state"])
+    if expected is None:
+        add("order_state", f"unknown state {row['state']!r}")
+    elif row["status"] not in expected[0] or row["refunds"] != expected[1]:
+        add(
+            "order_state",
+            f"state {row['state']} with prediction status {row['status']} and {row['refunds']} refund(s)",
+        )
+    for kind in ("deduct", "refund"):
+        low, high = row[f"{kind}_min"], row[f"{kind}_max"]
+        if low is not None and (low != row["price"] or high != row["price"]):
+            add("order_price", f"{kind} price {_usd(low)} differs from the order's {_usd(row['price'])}")
+    if row["prediction_account_id"] != row["account_id"]:
+        add("record_links", f"its prediction belongs to account {row['prediction_account_id']}")
+    if not found:  # the query saw a problem the rules above do not name
+        add("order_state", f"inconsistent order: {row}")
+    return found
+
+
+def _lonely_prediction(row: dict) -> Violation:
+    return Violation("one_deduct", f"prediction {row['uuid']} ({row['status']}) has no order", row["account_id"])
+
+
+def _overdraft(row: dict) -> Violation:
+    return Violation(
+        "overdraft",
+        f"deduct {row['uuid']} of {_usd(row['price'])} left the balance at {_usd(row['running'])}",
+        row["account_id"],
+    )
+
+
+def _cell_name(row: dict) -> str:
+    return f"{day_to_date(int(row['day']))} {row['model_uuid']} key {row['access_key_id']}"
+
+
+def _usage(row: dict) -> Violation:
+    if not row["stored_rows"]:
+        problem = "missing from usage_daily"
+    elif not row["computed_rows"]:
+        problem = "in usage_daily but no deduct made it"
+    else:
+        problem = ", ".join(
+            f"{v} {row[f'stored_{v}']} (records say {row[f'computed_{v}']})"
+            for v in store.USAGE_VALUES
+            if row[f"stored_{v}"] != row[f"computed_{v}"]
+        )
+    return Violation("usage_daily", f"{_cell_name(row)}: {problem}", row["account_id"])
+
+
+def _last_price(row: dict) -> Violation:
+    return Violation(
+        "usage_daily",
+        f"{_cell_name(row)}: last_price {_usd(row['last_price'])} is not the price of its newest deduct",
+        row["account_id"],
+    )
+
+
+def _billing_daily(row: dict) -> Violation:
+    day = day_to_date(int(row["day"]))
+    return Violation(
+        "billing_daily",
+        f"{day} {row['billing_type']}: count {row['stored_count']} but there are {row['computed_count']} records",
+        row["account_id"],
+    )
+
+
+Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[dict]]], Callable[[dict], Violation | list[Violation]]]
+
+
+def checks() -> list[Check]:
+    found: list[Check] = [
+        ("balance", store.balance_mismatches, _balance),
+        ("record_amount", lambda c, n: store.bad_record_amounts(c, SIGNS, n), _amount),
+        ("record_links", lambda c, n: store.bad_record_links(c, ORDER_TYPES, n), _link),
+        ("orders", lambda c, n: store.bad_orders(c, ORDER_STATES, n), _order),
+        ("predictions", store.predictions_without_order, _lonely_prediction),
+        ("overdraft", store.overdrawing_deducts, _overdraft),
+        ("usage_daily", store.usage_daily_mismatches, _usage),
+        ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
+    ]
+    if store.has_billing_daily():
+        found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))
+    return found
+
+
+async def verify(conn: AsyncConnection, *, limit: int = DEFAULT_LIMIT) -> Report:
+    """Run every check; at most ``limit`` violations are listed per check."""
+    report = Report(checked=await store.counts(conn))
+    for name, query, describe in checks():
+        report.checks.append(name)
+        rows = await query(conn, limit + 1)
+        if len(rows) > limit:
+            report.truncated.append(name)
+        for row in rows[:limit]:
+            described = describe(row)
+            report.violations.extend(described if isinstance(described, list) else [described])
+    return report

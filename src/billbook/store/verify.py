@@ -1,0 +1,298 @@
+"""Set-based queries behind ``billbook verify``.
+
+Each query states one ledger invariant in SQL and returns only the rows that break it, at most
+``limit`` of them, so checking a ledger of millions of records costs a few scans and aggregates in
+the database, never a loop over rows in Python. The rules themselves (which order state goes with
+which prediction status) come from the caller; this module only knows how to ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from billbook.store.tables import access_keys, accounts, billing_records, metadata, orders, predictions, usage_daily
+from billbook.times import MS_PER_DAY
+
+r = billing_records.c
+
+
+async def _rows(conn: AsyncConnection, query, limit: int) -> list[dict]:  # noqa: ANN001
+    return [dict(row) for row in (await conn.execute(query.limit(limit))).mappings()]
+
+
+async def counts(conn: AsyncConnection) -> dict[str, int]:
+    """How much was checked: accounts, records, orders."""
+    query = select(
+        select(func.count()).select_from(accounts).scalar_subquery().label("accounts"),
+        select(func.count()).select_from(billing_records).scalar_subquery().label("records"),
+        select(func.count()).select_from(orders).scalar_subquery().label("orders"),
+    )
+    row = (await conn.execute(query)).mappings().one()
+    return {k: int(v) for k, v in row.items()}
+
+
+async def balance_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Accounts whose stored balance differs from the sum of their records' deltas."""
+    sums = select(r.account_id, func.sum(r.delta).label("total")).group_by(r.account_id).subquery()
+    total = func.coalesce(sums.c.total, 0)
+    query = (
+        select(accounts.c.id.label("account_id"), accounts.c.balance, total.label("records_sum"))
+        .select_from(accounts.outerjoin(sums, sums.c.account_id == accounts.c.id))
+        .where(accounts.c.balance != total)
+        .order_by(accounts.c.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+def _sign_ok(types: Mapping[str, str]) -> ColumnElement[bool]:
+    """``types`` maps a billing type to the sign of its delta: ``-``, ``+`` or ``±``."""
+    rules = []
+    for billing_type, sign in types.items():
+        if sign == "-":
+            rule = r.delta == -r.price
+        elif sign == "+":
+            rule = r.delta == r.price
+        else:
+            rule = or_(r.delta == r.price, r.delta == -r.price)
+        rules.append(and_(r.billing_type == billing_type, rule))
+    return and_(r.price >= 0, or_(*rules))
+
+
+async def bad_record_amounts(conn: AsyncConnection, types: Mapping[str, str], limit: int) -> list[dict]:
+    """Records of an unknown type, with a negative price, or whose delta has the wrong sign or size."""
+    query = (
+        select(r.id, r.uuid, r.account_id, r.billing_type, r.price, r.delta)
+        .where(~_sign_ok(types))
+        .order_by(r.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+async def bad_record_links(conn: AsyncConnection, order_types: tuple[str, ...], limit: int) -> list[dict]:
+    """Records linked to another account's key, order or prediction; records of an order type
+    (deduct, refund) without an order or prediction; other records with one."""
+    k, o = access_keys.alias("k"), orders.alias("o")
+    needs_order = r.billing_type.in_(order_types)
+    wrong_key = and_(
+        r.ak_id.is_not(None),
+        or_(k.c.account_id != r.account_id, func.coalesce(r.access_key_id, "") != k.c.access_key_id),
+    )
+    wrong_order = and_(
+        r.order_id.is_not(None),
+        or_(
+            o.c.account_id != r.account_id,
+            r.prediction_id.is_(None),
+            o.c.prediction_id != r.prediction_id,
+            func.coalesce(r.ak_id, -1) != o.c.ak_id,
+        ),
+    )
+    missing = and_(needs_order, or_(r.order_id.is_(None), r.prediction_id.is_(None), r.ak_id.is_(None)))
+    extra = and_(~needs_order, or_(r.order_id.is_not(None), r.prediction_id.is_not(None)))
+    query = (
+        select(
+            r.id, r.uuid, r.account_id, r.billing_type, r.ak_id, r.access_key_id, r.order_id, r.prediction_id,
+            k.c.account_id.label("key_account_id"), k.c.access_key_id.label("key_access_key_id"),
+            o.c.account_id.label("order_account_id"), o.c.prediction_id.label("order_prediction_id"),
+            o.c.ak_id.label("order_ak_id"),
+        )
+        .select_from(billing_records.outerjoin(k, k.c.id == r.ak_id).outerjoin(o, o.c.id == r.order_id))
+        .where(or_(wrong_key, wrong_order, missing, extra))
+        .order_by(r.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+def _per_order() -> object:
+    """Deduct and refund counts and prices of every order, one row per order that has records."""
+    is_deduct, is_refund = r.billing_type == "deduct", r.billing_type == "refund"
+    return (
+        select(
+            r.order_id,
+            func.sum(case((is_deduct, 1), else_=0)).label("deducts"),
+            func.sum(case((is_refund, 1), else_=0)).label("refunds"),
+            func.min(case((is_deduct, r.price), else_=null())).label("deduct_min"),
+            func.max(case((is_deduct, r.price), else_=null())).label("deduct_max"),
+            func.min(case((is_refund, r.price), else_=null())).label("refund_min"),
+            func.max(case((is_refund, r.price), else_=null())).label("refund_max"),
+        )
+        .where(r.order_id.is_not(None))
+        .group_by(r.order_id)
+        .subquery()
+    )
+
+
+async def bad_orders(
+    conn: AsyncConnection, allowed: Mapping[str, tuple[frozenset[str], int]], limit: int
+) -> list[dict]:
+    """Orders that disagree with their records or their prediction.
+
+    ``allowed`` maps each order state to the prediction statuses it may go with and the number of
+    refunds it must have. An order also needs exactly one deduct, and every deduct and refund of it
+    must carry the order's price.
+    """
+    o, p, agg = orders.c, predictions.c, _per_order()
+    deducts, refunds = func.coalesce(agg.c.deducts, 0), func.coalesce(agg.c.refunds, 0)
+    consistent = or_(
+        false(),
+        *(
+            and_(o.state == state, p.status.in_(sorted(statuses)), refunds == n_refunds)
+            for state, (statuses, n_refunds) in allowed.items()
+        ),
+    )
+    prices_ok = and_(
+        agg.c.deduct_min == o.price,
+        agg.c.deduct_max == o.price,
+        or_(refunds == 0, and_(agg.c.refund_min == o.price, agg.c.refund_max == o.price)),
+    )
+    query = (
+        select(
+            o.id.label("order_id"), o.uuid.label("order_uuid"), o.account_id, o.state, o.price,
+            p.uuid.label("prediction_uuid"), p.status, p.account_id.label("prediction_account_id"),
+            deducts.label("deducts"), refunds.label("refunds"),
+            agg.c.deduct_min, agg.c.deduct_max, agg.c.refund_min, agg.c.refund_max,
+        )
+        .select_from(orders.join(predictions, p.id == o.prediction_id).outerjoin(agg, agg.c.order_id == o.id))
+        .where(or_(~consistent, deducts != 1, ~func.coalesce(prices_ok, false()), p.account_id != o.account_id))
+        .order_by(o.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+async def predictions_without_order(conn: AsyncConnection, limit: int) -> list[dict]:
+    """A charge writes its prediction and order together; a prediction alone is half a charge."""
+    p = predictions.c
+    query = (
+        select(p.id, p.uuid, p.account_id, p.status)
+        .select_from(predictions.outerjoin(orders, orders.c.prediction_id == p.id))
+        .where(orders.c.id.is_(None))
+        .order_by(p.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Deducts after which the account's running balance, in insertion order, was below zero.
+
+    A charge is only taken when the balance covers it, so no deduct may leave a running balance
+    under zero, even where an operator's negative adjustment took the balance below zero before.
+    Each charge takes the account's balance before its records get their ids, so insertion order
+    never shows a charge more money than it had.
+    """
+    running = func.sum(r.delta).over(partition_by=r.account_id, order_by=r.id).label("running")
+    ordered = select(r.id, r.uuid, r.account_id, r.billing_type, r.price, running).subquery()
+    query = (
+        select(ordered)
+        .where(ordered.c.billing_type == "deduct", ordered.c.running < 0)
+        .order_by(ordered.c.id)
+    )
+    return await _rows(conn, query, limit)
+
+
+def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...]):  # noqa: ANN001, ANN202
+    """Rows of ``stored`` and ``computed`` (same key and value columns) that differ, by one
+    ``UNION ALL`` and ``GROUP BY``: each value appears as ``stored_<v>`` and ``computed_<v>``, and
+    ``stored_rows``/``computed_rows`` show a key missing on one side."""
+
+    def side(source, mine: str) -> object:  # noqa: ANN001
+        columns = [source.c[key].label(key) for key in keys]
+        for name in ("stored", "computed"):
+            columns.append(literal_column("1" if name == mine else "0").label(f"{name}_rows"))
+            for value in values:
+                column = source.c[value] if name == mine else literal_column("0")
+                columns.append(column.label(f"{name}_{value}"))
+        return select(*columns)
+
+    both = union_all(side(stored, "stored"), side(computed, "computed")).subquery()
+    sums = [func.sum(both.c[col]).label(col) for col in both.c.keys() if col not in keys]
+    differs = or_(
+        *(
+            func.sum(both.c[f"stored_{v}"]) != func.sum(both.c[f"computed_{v}"])
+            for v in ("rows", *values)
+        )
+    )
+    group = [both.c[key] for key in keys]
+    return select(*group, *sums).group_by(*group).having(differs).order_by(*group)
+
+
+def _usage_recomputed() -> object:
+    d, p = billing_records.alias("d"), predictions.alias("p")
+    refund = billing_records.alias("refund")
+    day = (d.c.created_at // MS_PER_DAY).label("day")
+    return (
+        select(
+            d.c.account_id,
+            day,
+            d.c.model_uuid,
+            d.c.access_key_id,
+            func.count().label("deduct_count"),
+            func.sum(d.c.price).label("deduct_amount"),
+            func.count(refund.c.id).label("refund_count"),
+            func.coalesce(func.sum(refund.c.price), 0).label("refund_amount"),
+            func.sum(case((p.c.status == "completed", 1), else_=0)).label("completed_count"),
+            func.max(d.c.created_at).label("last_used_at"),
+        )
+        .select_from(
+            d.join(p, p.c.id == d.c.prediction_id).outerjoin(
+                refund, and_(refund.c.order_id == d.c.order_id, refund.c.billing_type == "refund")
+            )
+        )
+        .where(d.c.billing_type == "deduct")
+        .group_by(d.c.account_id, day, d.c.model_uuid, d.c.access_key_id)
+        .subquery()
+    )
+
+
+USAGE_KEYS = ("account_id", "day", "model_uuid", "access_key_id")
+USAGE_VALUES = ("deduct_count", "deduct_amount", "refund_count", "refund_amount", "completed_count", "last_used_at")
+
+
+async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Cells of ``usage_daily`` that differ from a recomputation from the records, or are missing."""
+    stored = select(usage_daily).subquery()
+    return await _rows(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit)
+
+
+async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Cells whose ``last_price`` is not the price of a deduct made at the cell's ``last_used_at``."""
+    u = usage_daily.c
+    newest = (
+        select(r.id)
+        .where(
+            r.billing_type == "deduct",
+            r.account_id == u.account_id,
+            r.model_uuid == u.model_uuid,
+            r.access_key_id == u.access_key_id,
+            r.created_at == u.last_used_at,
+            r.price == u.last_price,
+        )
+        .exists()
+    )
+    query = (
+        select(u.account_id, u.day, u.model_uuid, u.access_key_id, u.last_used_at, u.last_price)
+        .where(u.deduct_count > 0, ~newest)
+        .order_by(u.account_id, u.day, u.model_uuid, u.access_key_id)
+    )
+    return await _rows(conn, query, limit)
+
+
+def has_billing_daily() -> bool:
+    table = metadata.tables.get("billing_daily")
+    return table is not None and {"account_id", "day", "billing_type", "count"} <= set(table.c.keys())
+
+
+async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Cells of ``billing_daily`` (records per account, UTC day and type) that differ from a count."""
+    table = metadata.tables["billing_daily"]
+    day = (r.created_at // MS_PER_DAY).label("day")
+    computed = (
+        select(r.account_id, day, r.billing_type, func.count().label("count"))
+        .group_by(r.account_id, day, r.billing_type)
+        .subquery()
+    )
+    stored = select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"]).subquery()
+    keys = ("account_id", "day", "billing_type")
+    return await _rows(conn, _diff(stored, computed, keys, ("count",)), limit)
