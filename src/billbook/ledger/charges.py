@@ -1,13 +1,14 @@
 """Charges and prediction status changes: the hold at submit, settlement, and the refund.
 
-A charge is written so that every refusal happens before anything is written: the balance is taken
-by a conditional UPDATE first (refused: nothing changed, 402), and only then are the prediction, its
-order and the ``deduct`` record inserted. The same code serves one charge and a batch of them.
+Charges are decided before anything is written: retries are recognised, balances are locked and
+each price is checked against what is left, and only the charges that pass are written, a whole
+list of them in a constant number of statements. One charge is a list of one.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from uuid import uuid4
 
@@ -62,121 +63,11 @@ class Charge:
 class ChargeResult:
     record_id: int
     created: bool
-    balance: int | None = None
-
-
-def _differences(charge: Charge, existing: dict, key: dict) -> list[str]:
-    """Fields of a retried charge that disagree with the charge already recorded."""
-    diffs = []
-    if existing["ak_id"] != key["id"]:
-        diffs.append("access_key_id")
-    if existing["model_uuid"] != charge.model_uuid:
-        diffs.append("model_uuid")
-    if existing["order_price"] != charge.price:
-        diffs.append("price")
-    if existing["order_origin_price"] != (charge.origin_price if charge.origin_price is not None else charge.price):
-        diffs.append("origin_price")
-    if charge.model_type is not None and existing["model_type"] != charge.model_type:
-        diffs.append("model_type")
-    if charge.created_at is not None and existing["created_at"] != charge.created_at:
-        diffs.append("created_at")
-    return diffs
-
-
-async def _replay(conn: AsyncConnection, charge: Charge, key: dict, existing: dict) -> ChargeResult:
-    diffs = _differences(charge, existing, key)
-    if diffs:
-        raise Conflict(
-            f"prediction_uuid {charge.prediction_uuid} was already charged with a different "
-            f"{', '.join(diffs)}"
-        )
-    record = await billing_store.record_for_order(conn, existing["order_id"], "deduct")
-    assert record is not None, "every order has its deduct"
-    return ChargeResult(record["id"], created=False)
-
-
-async def charge(conn: AsyncConnection, charge: Charge) -> ChargeResult:
-    """Hold the price of a prediction; idempotent on ``prediction_uuid``."""
-    charge.validate()
-    key = await key_store.by_access_key_id(conn, charge.access_key_id)
-    if key is None:
-        raise NotFound(f"access key {charge.access_key_id} not found")
-    existing = await prediction_store.get_with_order(conn, charge.prediction_uuid)
-    if existing is not None:
-        return await _replay(conn, charge, key, existing)
-    if key["revoked_at"] is not None:
-        raise Conflict(f"access key {charge.access_key_id} is revoked")
-
-    account_id = key["account_id"]
-    balance = await account_store.debit_if_covered(conn, account_id, charge.price)
-    if balance is None:
-        current = await account_store.balance(conn, account_id) or 0
-        raise InsufficientBalance(
-            f"insufficient balance: price {format_usd(charge.price)} USD is more than "
-            f"the balance of {format_usd(current)} USD"
-        )
-    at = charge.created_at if charge.created_at is not None else now_ms()
-    model_type = charge.model_type or ""
-    prediction_id = await prediction_store.insert_if_new(
-        conn,
-        uuid=charge.prediction_uuid,
-        account_id=account_id,
-        ak_id=key["id"],
-        model_uuid=charge.model_uuid,
-        model_type=model_type,
-        status="created",
-        created_at=at,
-    )
-    if prediction_id is None:
-        # A concurrent request charged the same prediction first: give the money back, answer as a retry.
-        await account_store.add_to_balance(conn, account_id, charge.price)
-        existing = await prediction_store.get_with_order(conn, charge.prediction_uuid)
-        assert existing is not None
-        return await _replay(conn, charge, key, existing)
-
-    origin_price = charge.origin_price if charge.origin_price is not None else charge.price
-    order_id = await prediction_store.insert_order(
-        conn,
-        uuid=uuid4().hex,
-        prediction_id=prediction_id,
-        account_id=account_id,
-        ak_id=key["id"],
-        price=charge.price,
-        origin_price=origin_price,
-        created_at=at,
-    )
-    record_id = await billing_store.insert(
-        conn,
-        uuid=uuid4().hex,
-        account_id=account_id,
-        billing_type="deduct",
-        price=charge.price,
-        delta=-charge.price,
-        ak_id=key["id"],
-        access_key_id=key["access_key_id"],
-        order_id=order_id,
-        prediction_id=prediction_id,
-        model_uuid=charge.model_uuid,
-        created_at=at,
-    )
-    await usage_store.add(
-        conn,
-        account_id=account_id,
-        day=day_of(at),
-        model_uuid=charge.model_uuid,
-        access_key_id=key["access_key_id"],
-        model_type=model_type,
-        deduct_count=1,
-        deduct_amount=charge.price,
-        used_at=at,
-        price=charge.price,
-    )
-    return ChargeResult(record_id, created=True, balance=balance)
 
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One charge's outcome in a batch: ``created``, ``duplicate``, ``insufficient`` or ``invalid``."""
+    """One charge's outcome: ``created``, ``duplicate``, ``insufficient`` or ``invalid``."""
 
     index: int
     prediction_uuid: str | None
@@ -184,29 +75,283 @@ class BatchItem:
     code: int
     message: str
     record_id: int | None = None
+    error: BillbookError | None = None
 
 
-async def charge_many(conn: AsyncConnection, charges: list[Charge | BillbookError]) -> list[BatchItem]:
-    """Each charge on its own terms, all in the caller's one transaction.
+def _refused(index: int, uuid: str | None, error: BillbookError) -> BatchItem:
+    status = "insufficient" if isinstance(error, InsufficientBalance) else "invalid"
+    return BatchItem(index, uuid, status, error.status, error.message, error=error)
 
-    Items that failed validation at the edge arrive as the error itself. Since a refused charge
-    writes nothing, one refusal needs no savepoint and leaves the others untouched.
+
+def _accepted(index: int, uuid: str, record_id: int, created: bool) -> BatchItem:
+    return BatchItem(index, uuid, "created" if created else "duplicate", 200, "success", record_id)
+
+
+def _origin_price(charge: Charge) -> int:
+    """The list price; without one, the price charged is the list price."""
+    return charge.origin_price if charge.origin_price is not None else charge.price
+
+
+def _fields(charge: Charge, ak_id: int) -> dict:
+    """What a retry must repeat to count as the same charge."""
+    return {
+        "access_key_id": ak_id,
+        "model_uuid": charge.model_uuid,
+        "price": charge.price,
+        "origin_price": _origin_price(charge),
+        "model_type": charge.model_type or "",
+        "created_at": charge.created_at,
+    }
+
+
+def _stored_fields(found: dict) -> dict:
+    return {
+        "access_key_id": found["ak_id"],
+        "model_uuid": found["model_uuid"],
+        "price": found["order_price"],
+        "origin_price": found["order_origin_price"],
+        "model_type": found["model_type"],
+        "created_at": found["created_at"],
+    }
+
+
+def _conflict(charge: Charge, ak_id: int, first: dict) -> Conflict | None:
+    """A retry that disagrees with the first charge; fields the retry left out are not compared."""
+    retry = _fields(charge, ak_id)
+    optional = {"model_type": charge.model_type is None, "created_at": charge.created_at is None}
+    diffs = [f for f, v in retry.items() if not optional.get(f) and v != first[f]]
+    if not diffs:
+        return None
+    return Conflict(
+        f"prediction_uuid {charge.prediction_uuid} was already charged with a different {', '.join(diffs)}"
+    )
+
+
+@dataclass
+class _New:
+    index: int
+    charge: Charge
+    key: dict
+    at: int = 0
+
+
+class _Batch:
+    """The outcome of every item of one ``charge_many`` call, filled in as the steps decide."""
+
+    def __init__(self, size: int) -> None:
+        self.results: list[BatchItem | None] = [None] * size
+
+    def refuse(self, index: int, uuid: str | None, error: BillbookError) -> None:
+        self.results[index] = _refused(index, uuid, error)
+
+    def accept(self, index: int, uuid: str, record_id: int, created: bool) -> None:
+        self.results[index] = _accepted(index, uuid, record_id, created)
+
+
+async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]) -> list[BatchItem]:
+    """Hold the price of each prediction, in a constant number of round trips for the whole list.
+
+    Idempotent on ``prediction_uuid`` (a charge already recorded, or repeated within the list, is a
+    ``duplicate`` of the first). Balances are locked in account order and each charge is taken in
+    list order while the balance covers it; a refused charge writes nothing. Items that failed
+    validation at the edge arrive as the error itself.
     """
-    results = []
-    for index, item in enumerate(charges):
+    batch = _Batch(len(items))
+    valid = []
+    for index, item in enumerate(items):
         if isinstance(item, BillbookError):
-            results.append(BatchItem(index, None, "invalid", item.status, item.message))
+            batch.refuse(index, None, item)
             continue
         try:
-            outcome = await charge(conn, item)
-        except InsufficientBalance as exc:
-            results.append(BatchItem(index, item.prediction_uuid, "insufficient", exc.status, exc.message))
-        except (InvalidRequest, NotFound, Conflict) as exc:
-            results.append(BatchItem(index, item.prediction_uuid, "invalid", exc.status, exc.message))
+            item.validate()
+        except InvalidRequest as exc:
+            batch.refuse(index, item.prediction_uuid, exc)
+            continue
+        valid.append((index, item))
+    new, repeats = await _sort_out(conn, batch, valid)
+    held = await _hold(conn, batch, new)
+    await _write(conn, batch, held)
+    _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new})
+    return [r for r in batch.results if r is not None]
+
+
+async def _sort_out(
+    conn: AsyncConnection, batch: _Batch, valid: list[tuple[int, Charge]]
+) -> tuple[list[_New], list[tuple[int, Charge, dict]]]:
+    """Split valid charges into new ones and repeats; answer retries of recorded charges."""
+    keys = await key_store.by_access_key_ids(conn, {c.access_key_id for _, c in valid})
+    existing = await prediction_store.many_with_orders(conn, {c.prediction_uuid for _, c in valid})
+    deducts = await billing_store.deducts_for_orders(conn, [e["order_id"] for e in existing.values()])
+    new: list[_New] = []
+    repeats: list[tuple[int, Charge, dict]] = []
+    seen: set[str] = set()
+    for index, charge in valid:
+        key = keys.get(charge.access_key_id)
+        found = existing.get(charge.prediction_uuid)
+        if key is None:
+            batch.refuse(index, charge.prediction_uuid, NotFound(f"access key {charge.access_key_id} not found"))
+        elif found is not None:
+            error = _conflict(charge, key["id"], _stored_fields(found))
+            if error:
+                batch.refuse(index, charge.prediction_uuid, error)
+            else:
+                batch.accept(index, charge.prediction_uuid, deducts[found["order_id"]]["id"], created=False)
+        elif charge.prediction_uuid in seen:
+            repeats.append((index, charge, key))
+        elif key["revoked_at"] is not None:
+            batch.refuse(index, charge.prediction_uuid, Conflict(f"access key {charge.access_key_id} is revoked"))
         else:
-            status = "created" if outcome.created else "duplicate"
-            results.append(BatchItem(index, item.prediction_uuid, status, 200, "success", outcome.record_id))
-    return results
+            seen.add(charge.prediction_uuid)
+            new.append(_New(index, charge, key))
+    return new, repeats
+
+
+async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New]) -> list[_New]:
+    """Take each new charge's price from its account while the balance covers it."""
+    balances = await account_store.lock_many(conn, {n.key["account_id"] for n in new})
+    deltas: dict[int, int] = defaultdict(int)
+    held = []
+    for item in new:
+        account_id, price = item.key["account_id"], item.charge.price
+        if balances[account_id] < price:
+            batch.refuse(
+                item.index,
+                item.charge.prediction_uuid,
+                InsufficientBalance(
+                    f"insufficient balance: price {format_usd(price)} USD is more than "
+                    f"the balance of {format_usd(balances[account_id])} USD"
+                ),
+            )
+            continue
+        balances[account_id] -= price
+        deltas[account_id] -= price
+        held.append(item)
+    await account_store.add_many(conn, dict(deltas))
+    return held
+
+
+async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None:
+    """Predictions, orders, deduct records and rollups for the held charges."""
+    now = now_ms()
+    for item in held:
+        item.at = item.charge.created_at if item.charge.created_at is not None else now
+    prediction_ids = await prediction_store.insert_many(
+        conn,
+        [
+            {
+                "uuid": n.charge.prediction_uuid,
+                "account_id": n.key["account_id"],
+                "ak_id": n.key["id"],
+                "model_uuid": n.charge.model_uuid,
+                "model_type": n.charge.model_type or "",
+                "status": "created",
+                "created_at": n.at,
+            }
+            for n in held
+        ],
+    )
+    lost = [n for n in held if n.charge.prediction_uuid not in prediction_ids]
+    if lost:
+        held = await _lost_races(conn, batch, held, lost)
+    order_ids = await prediction_store.insert_orders(
+        conn,
+        [
+            {
+                "uuid": uuid4().hex,
+                "prediction_id": prediction_ids[n.charge.prediction_uuid],
+                "account_id": n.key["account_id"],
+                "ak_id": n.key["id"],
+                "price": n.charge.price,
+                "origin_price": _origin_price(n.charge),
+                "created_at": n.at,
+            }
+            for n in held
+        ],
+    )
+    record_ids = await billing_store.insert_many(
+        conn,
+        [
+            {
+                "uuid": uuid4().hex,
+                "account_id": n.key["account_id"],
+                "billing_type": "deduct",
+                "price": n.charge.price,
+                "delta": -n.charge.price,
+                "ak_id": n.key["id"],
+                "access_key_id": n.key["access_key_id"],
+                "order_id": order_ids[prediction_ids[n.charge.prediction_uuid]],
+                "prediction_id": prediction_ids[n.charge.prediction_uuid],
+                "model_uuid": n.charge.model_uuid,
+                "created_at": n.at,
+            }
+            for n in held
+        ],
+    )
+    await usage_store.add_many(conn, _usage_cells(held))
+    for item, record_id in zip(held, record_ids, strict=True):
+        batch.accept(item.index, item.charge.prediction_uuid, record_id, created=True)
+
+
+async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lost: list[_New]) -> list[_New]:
+    """Charges whose uuid a concurrent transaction recorded first: give the money back and answer
+    them as retries of that charge."""
+    refunds: dict[int, int] = defaultdict(int)
+    for item in lost:
+        refunds[item.key["account_id"]] += item.charge.price
+    await account_store.add_many(conn, dict(refunds))
+    existing = await prediction_store.many_with_orders(conn, {n.charge.prediction_uuid for n in lost})
+    deducts = await billing_store.deducts_for_orders(conn, [e["order_id"] for e in existing.values()])
+    for item in lost:
+        found = existing[item.charge.prediction_uuid]
+        error = _conflict(item.charge, item.key["id"], _stored_fields(found))
+        if error:
+            batch.refuse(item.index, item.charge.prediction_uuid, error)
+        else:
+            batch.accept(item.index, item.charge.prediction_uuid, deducts[found["order_id"]]["id"], created=False)
+    return [n for n in held if n not in lost]
+
+
+def _usage_cells(held: list[_New]) -> list[dict]:
+    cells: dict[tuple, dict] = {}
+    for n in held:
+        key = (n.key["account_id"], day_of(n.at), n.charge.model_uuid, n.key["access_key_id"])
+        cell = cells.setdefault(
+            key,
+            {"account_id": key[0], "day": key[1], "model_uuid": key[2], "access_key_id": key[3],
+             "model_type": "", "deduct_count": 0, "deduct_amount": 0, "used_at": -1, "price": 0},
+        )
+        cell["deduct_count"] += 1
+        cell["deduct_amount"] += n.charge.price
+        cell["model_type"] = n.charge.model_type or cell["model_type"]
+        if (n.at, n.charge.price) > (cell["used_at"], cell["price"]):
+            cell["used_at"], cell["price"] = n.at, n.charge.price
+    return list(cells.values())
+
+
+def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, dict]], firsts: dict[str, _New]) -> None:
+    """A charge repeated within one list shares the first one's outcome, or conflicts with it."""
+    for index, charge, key in repeats:
+        first = firsts[charge.prediction_uuid]
+        first_at = first.charge.created_at if first.charge.created_at is not None else first.at
+        error = _conflict(charge, key["id"], _fields(first.charge, first.key["id"]) | {"created_at": first_at})
+        outcome = batch.results[first.index]
+        assert outcome is not None
+        if error:
+            batch.refuse(index, charge.prediction_uuid, error)
+        elif outcome.record_id is not None:
+            batch.accept(index, charge.prediction_uuid, outcome.record_id, created=False)
+        else:
+            assert outcome.error is not None
+            batch.refuse(index, charge.prediction_uuid, outcome.error)
+
+
+async def charge(conn: AsyncConnection, charge: Charge) -> ChargeResult:
+    """Hold the price of one prediction; raises the refusal (400, 402, 404, 409) as an error."""
+    (outcome,) = await charge_many(conn, [charge])
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.record_id is not None
+    return ChargeResult(outcome.record_id, created=outcome.status == "created")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ concurrent writers can neither lose an update nor overdraw."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Collection
+
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store.tables import accounts
@@ -38,18 +40,6 @@ async def add_to_balance(conn: AsyncConnection, account_id: int, delta: int) -> 
     return int(result.scalar_one())
 
 
-async def debit_if_covered(conn: AsyncConnection, account_id: int, amount: int) -> int | None:
-    """Take ``amount`` only if the balance covers it; ``None`` when it does not (nothing changed)."""
-    result = await conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance >= amount)
-        .values(balance=accounts.c.balance - amount)
-        .returning(accounts.c.balance)
-    )
-    value = result.scalar_one_or_none()
-    return None if value is None else int(value)
-
-
 async def all_ids(conn: AsyncConnection) -> list[int]:
     return [int(v) for v in (await conn.execute(select(accounts.c.id).order_by(accounts.c.id))).scalars()]
 
@@ -63,3 +53,23 @@ async def lock(conn: AsyncConnection, account_id: int) -> int | None:
     query = select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update()
     value = (await conn.execute(query)).scalar_one_or_none()
     return None if value is None else int(value)
+
+
+async def lock_many(conn: AsyncConnection, account_ids: Collection[int]) -> dict[int, int]:
+    """Balances of the accounts, row-locked in id order (a fixed order cannot deadlock)."""
+    query = (
+        select(accounts.c.id, accounts.c.balance)
+        .where(accounts.c.id.in_(sorted(account_ids)))
+        .order_by(accounts.c.id)
+        .with_for_update()
+    )
+    return {int(i): int(b) for i, b in await conn.execute(query)}
+
+
+_ADD = update(accounts).where(accounts.c.id == bindparam("aid")).values(balance=accounts.c.balance + bindparam("delta"))
+
+
+async def add_many(conn: AsyncConnection, deltas: dict[int, int]) -> None:
+    """Apply signed changes to several balances in one round trip."""
+    if deltas:
+        await conn.execute(_ADD, [{"aid": a, "delta": d} for a, d in deltas.items()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -16,59 +17,40 @@ from billbook.times import MS_PER_DAY
 
 
 
-async def insert(
-    conn: AsyncConnection,
-    *,
-    uuid: str,
-    account_id: int,
-    billing_type: str,
-    price: int,
-    delta: int,
-    created_at: int,
-    ak_id: int | None = None,
-    access_key_id: str | None = None,
-    order_id: int | None = None,
-    prediction_id: int | None = None,
-    model_uuid: str | None = None,
-    reference: str | None = None,
-    reason: str | None = None,
-) -> int:
-    result = await conn.execute(
-        billing_records.insert()
-        .values(
-            uuid=uuid,
-            account_id=account_id,
-            billing_type=billing_type,
-            price=price,
-            delta=delta,
-            ak_id=ak_id,
-            access_key_id=access_key_id,
-            order_id=order_id,
-            prediction_id=prediction_id,
-            model_uuid=model_uuid,
-            reference=reference,
-            reason=reason,
-            created_at=created_at,
-            updated_at=created_at,
-        )
-        .returning(billing_records.c.id)
-    )
+_OPTIONAL = ("ak_id", "access_key_id", "order_id", "prediction_id", "model_uuid", "reference", "reason")
+
+
+async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> list[int]:
+    """Append records (``uuid, account_id, billing_type, price, delta, created_at`` and optional links)
+    and count them in ``billing_daily``; returns their ids in the order given."""
+    if not rows:
+        return []
+    full = [dict.fromkeys(_OPTIONAL) | row | {"updated_at": row["created_at"]} for row in rows]
+    statement = billing_records.insert().returning(billing_records.c.id, sort_by_parameter_order=True)
+    ids = [int(i) for i in (await conn.execute(statement, full)).scalars()]
+    per_day = Counter((r["account_id"], r["created_at"] // MS_PER_DAY, r["billing_type"]) for r in rows)
     await conn.execute(
         _count_upsert(conn.dialect.name),
-        {"account_id": account_id, "day": created_at // MS_PER_DAY, "billing_type": billing_type},
+        [{"account_id": a, "day": d, "billing_type": t, "n": n} for (a, d, t), n in per_day.items()],
     )
-    return int(result.scalar_one())
+    return ids
+
+
+async def insert(conn: AsyncConnection, **row: Any) -> int:
+    """Append one record; see ``insert_many``."""
+    return (await insert_many(conn, [row]))[0]
 
 
 @lru_cache
 def _count_upsert(dialect: str) -> Any:
-    """``billing_daily.count += 1`` for the record's day and type; built once per dialect."""
+    """``billing_daily.count += n`` for a day and type; built once per dialect."""
     module = sqlite if dialect == "sqlite" else postgresql
     statement = module.insert(billing_daily).values(
-        account_id=bindparam("account_id"), day=bindparam("day"), billing_type=bindparam("billing_type"), count=1
+        account_id=bindparam("account_id"), day=bindparam("day"), billing_type=bindparam("billing_type"), count=bindparam("n")
     )
     return statement.on_conflict_do_update(
-        index_elements=["account_id", "day", "billing_type"], set_={"count": billing_daily.c.count + 1}
+        index_elements=["account_id", "day", "billing_type"],
+        set_={"count": billing_daily.c.count + statement.excluded.count},
     )
 
 
@@ -120,6 +102,16 @@ async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[dict]:
     rows = (await conn.execute(view_query().where(billing_records.c.id.in_(ids)))).mappings()
     by_id = {row["id"]: dict(row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
+
+
+async def deducts_for_orders(conn: AsyncConnection, order_ids: Sequence[int]) -> dict[int, dict]:
+    """The ``deduct`` record of each order, by order id."""
+    if not order_ids:
+        return {}
+    query = select(billing_records).where(
+        billing_records.c.order_id.in_(order_ids), billing_records.c.billing_type == "deduct"
+    )
+    return {row["order_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
 
 async def record_for_order(conn: AsyncConnection, order_id: int, billing_type: str) -> dict | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,6 +47,13 @@ async def by_access_key_id(conn: AsyncConnection, access_key_id: str) -> dict | 
     query = select(access_keys).where(access_keys.c.access_key_id == access_key_id)
     row = (await conn.execute(query)).mappings().first()
     return dict(row) if row else None
+
+
+async def by_access_key_ids(conn: AsyncConnection, access_key_ids: Collection[str]) -> dict[str, dict]:
+    if not access_key_ids:
+        return {}
+    query = select(access_keys).where(access_keys.c.access_key_id.in_(list(access_key_ids)))
+    return {row["access_key_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
 
 async def revoke(conn: AsyncConnection, key_id: int, at: int) -> None:

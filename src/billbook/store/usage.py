@@ -138,3 +138,14 @@ async def deduct_rows(
     if access_key_id is not None:
         query = query.where(r.access_key_id == access_key_id)
     return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def add_many(conn: AsyncConnection, cells: list[dict]) -> None:
+    """``add`` for several cells in one round trip (each dict holds ``add``'s keyword arguments)."""
+    if cells:
+        rows = [
+            {c: cell.get(c, 0) for c in _COLUMNS if c not in ("last_used_at", "last_price", "model_type")}
+            | {"model_type": cell.get("model_type", ""), "last_used_at": cell.get("used_at", 0), "last_price": cell.get("price", 0)}
+            for cell in cells
+        ]
+        await conn.execute(_upsert(conn.dialect.name), rows)
