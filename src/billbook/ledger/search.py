@@ -78,8 +78,8 @@ async def _page_by_day(conn: AsyncConnection, c: Criteria, page: int, page_size:
         skipped += segment.count
     # Read from the segment holding the offset to the far end of the range, in the search's order.
     low, high = (segment.low, c.end_ms) if c.ascending else (c.start_ms, segment.high)
-    ids = await search_store.page_ids(conn, c, low, high, offset=offset - skipped, limit=page_size)
-    return Page(page, page_size, total, await billing_store.views_by_ids(conn, ids))
+    items = await search_store.page(conn, c, low, high, offset=offset - skipped, limit=page_size)
+    return Page(page, page_size, total, items)
 
 
 async def _page_by_index(conn: AsyncConnection, c: Criteria, page: int, page_size: int) -> Page:
@@ -87,8 +87,8 @@ async def _page_by_index(conn: AsyncConnection, c: Criteria, page: int, page_siz
     offset = (page - 1) * page_size
     if offset >= total:
         return Page(page, page_size, total, [])
-    ids = await search_store.page_ids(conn, c, c.start_ms, c.end_ms, offset=offset, limit=page_size)
-    return Page(page, page_size, total, await billing_store.views_by_ids(conn, ids))
+    items = await search_store.page(conn, c, c.start_ms, c.end_ms, offset=offset, limit=page_size)
+    return Page(page, page_size, total, items)
 
 
 async def search(conn: AsyncConnection, criteria: Criteria, page: int, page_size: int) -> Page:

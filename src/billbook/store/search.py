@@ -1,7 +1,7 @@
 """The billing search: filters, a total order, exact counts, and pages.
 
-A page is read in two steps: first the ids of the page from the ``(account_id, …, created_at, id)``
-indexes (an offset walks index entries only), then the joined view of just those ids. Counts come
+A page's ids are chosen from the ``(account_id, …, created_at, id)`` indexes (an offset walks index
+entries only) and only those records are joined, in one statement. Counts come
 from ``billing_daily`` for whole days and from the index for the part-days at a range's edges.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store.billing import view_query
 from billbook.store.tables import billing_daily, billing_records, predictions
 
 
@@ -73,11 +74,17 @@ async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int |
     return [(int(day), int(n)) for day, n in rows if n]
 
 
-async def page_ids(
+async def page(
     conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None, *, offset: int, limit: int
-) -> list[int]:
-    """Ids of one page of records in ``[low, high]``, in the search's order."""
+) -> list[dict]:
+    """One page of records in ``[low, high]``, joined for rendering, in the search's order.
+
+    The page's ids are chosen by an inner query over the index alone; only they are joined.
+    """
     r = billing_records.c
     order = (r.created_at.asc(), r.id.asc()) if criteria.ascending else (r.created_at.desc(), r.id.desc())
-    query = select(r.id).where(and_(*_conditions(criteria, low, high))).order_by(*order).offset(offset).limit(limit)
-    return [int(v) for v in (await conn.execute(query)).scalars()]
+    ids = (
+        select(r.id).where(and_(*_conditions(criteria, low, high))).order_by(*order).offset(offset).limit(limit)
+    ).scalar_subquery()
+    query = view_query().where(r.id.in_(ids)).order_by(*order)
+    return [dict(row) for row in (await conn.execute(query)).mappings()]
