@@ -138,7 +138,8 @@ async def test_batch_reports_each_charge(client: httpx.AsyncClient) -> None:
     data = response.json()["data"]
     assert [r["status"] for r in data["results"]] == ["created", "duplicate", "insufficient", "invalid", "created", "invalid"]
     assert [r["code"] for r in data["results"]] == [200, 200, 402, 400, 200, 400]
-    assert data["results"][1]["record"]["uuid"] == data["results"][0]["record"]["uuid"]
+    assert data["results"][1]["record_uuid"] == data["results"][0]["record_uuid"] is not None
+    assert data["results"][2]["record_uuid"] is None
     assert "price" in data["results"][3]["message"]
     assert (data["created"], data["duplicate"], data["insufficient"], data["invalid"]) == (2, 1, 1, 2)
     assert await balance(client, who) == 0

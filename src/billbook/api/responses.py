@@ -135,7 +135,7 @@ class BatchResultOut(BaseModel):
     status: Literal["created", "duplicate", "insufficient", "invalid"]
     code: int
     message: str
-    record: BillingItem | None
+    record_uuid: str | None
 
 
 class BatchOut(BaseModel):

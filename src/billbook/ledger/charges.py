@@ -21,6 +21,7 @@ from billbook.store import billing as billing_store
 from billbook.store import keys as key_store
 from billbook.store import predictions as prediction_store
 from billbook.store import usage as usage_store
+from billbook.ids import new_uuids
 from billbook.times import day_of, now_ms
 
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -75,6 +76,7 @@ class BatchItem:
     code: int
     message: str
     record_id: int | None = None
+    record_uuid: str | None = None
     error: BillbookError | None = None
 
 
@@ -83,8 +85,8 @@ def _refused(index: int, uuid: str | None, error: BillbookError) -> BatchItem:
     return BatchItem(index, uuid, status, error.status, error.message, error=error)
 
 
-def _accepted(index: int, uuid: str, record_id: int, created: bool) -> BatchItem:
-    return BatchItem(index, uuid, "created" if created else "duplicate", 200, "success", record_id)
+def _accepted(index: int, uuid: str, record: tuple[int, str], created: bool) -> BatchItem:
+    return BatchItem(index, uuid, "created" if created else "duplicate", 200, "success", *record)
 
 
 def _origin_price(charge: Charge) -> int:
@@ -144,8 +146,9 @@ class _Batch:
     def refuse(self, index: int, uuid: str | None, error: BillbookError) -> None:
         self.results[index] = _refused(index, uuid, error)
 
-    def accept(self, index: int, uuid: str, record_id: int, created: bool) -> None:
-        self.results[index] = _accepted(index, uuid, record_id, created)
+    def accept(self, index: int, uuid: str, record: tuple[int, str], created: bool) -> None:
+        """``record`` is the deduct's ``(id, uuid)``."""
+        self.results[index] = _accepted(index, uuid, record, created)
 
 
 async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]) -> list[BatchItem]:
@@ -195,7 +198,8 @@ async def _sort_out(
             if error:
                 batch.refuse(index, charge.prediction_uuid, error)
             else:
-                batch.accept(index, charge.prediction_uuid, deducts[found["order_id"]]["id"], created=False)
+                deduct = deducts[found["order_id"]]
+                batch.accept(index, charge.prediction_uuid, (deduct["id"], deduct["uuid"]), created=False)
         elif charge.prediction_uuid in seen:
             repeats.append((index, charge, key))
         elif key["revoked_at"] is not None:
@@ -233,6 +237,7 @@ async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New]) -> list[_
 async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None:
     """Predictions, orders, deduct records and rollups for the held charges."""
     now = now_ms()
+    order_uuids, record_uuids = new_uuids(len(held)), new_uuids(len(held))
     for item in held:
         item.at = item.charge.created_at if item.charge.created_at is not None else now
     prediction_ids = await prediction_store.insert_many(
@@ -257,7 +262,7 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
         conn,
         [
             {
-                "uuid": uuid4().hex,
+                "uuid": order_uuids[i],
                 "prediction_id": prediction_ids[n.charge.prediction_uuid],
                 "account_id": n.key["account_id"],
                 "ak_id": n.key["id"],
@@ -265,31 +270,29 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
                 "origin_price": _origin_price(n.charge),
                 "created_at": n.at,
             }
-            for n in held
+            for i, n in enumerate(held)
         ],
     )
-    record_ids = await billing_store.insert_many(
-        conn,
-        [
-            {
-                "uuid": uuid4().hex,
-                "account_id": n.key["account_id"],
-                "billing_type": "deduct",
-                "price": n.charge.price,
-                "delta": -n.charge.price,
-                "ak_id": n.key["id"],
-                "access_key_id": n.key["access_key_id"],
-                "order_id": order_ids[prediction_ids[n.charge.prediction_uuid]],
-                "prediction_id": prediction_ids[n.charge.prediction_uuid],
-                "model_uuid": n.charge.model_uuid,
-                "created_at": n.at,
-            }
-            for n in held
-        ],
-    )
+    records = [
+        {
+            "uuid": record_uuids[i],
+            "account_id": n.key["account_id"],
+            "billing_type": "deduct",
+            "price": n.charge.price,
+            "delta": -n.charge.price,
+            "ak_id": n.key["id"],
+            "access_key_id": n.key["access_key_id"],
+            "order_id": order_ids[prediction_ids[n.charge.prediction_uuid]],
+            "prediction_id": prediction_ids[n.charge.prediction_uuid],
+            "model_uuid": n.charge.model_uuid,
+            "created_at": n.at,
+        }
+        for i, n in enumerate(held)
+    ]
+    record_ids = await billing_store.insert_many(conn, records)
     await usage_store.add_many(conn, _usage_cells(held))
-    for item, record_id in zip(held, record_ids, strict=True):
-        batch.accept(item.index, item.charge.prediction_uuid, record_id, created=True)
+    for item, record_id, record in zip(held, record_ids, records, strict=True):
+        batch.accept(item.index, item.charge.prediction_uuid, (record_id, record["uuid"]), created=True)
 
 
 async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lost: list[_New]) -> list[_New]:
@@ -307,7 +310,8 @@ async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lo
         if error:
             batch.refuse(item.index, item.charge.prediction_uuid, error)
         else:
-            batch.accept(item.index, item.charge.prediction_uuid, deducts[found["order_id"]]["id"], created=False)
+            deduct = deducts[found["order_id"]]
+            batch.accept(item.index, item.charge.prediction_uuid, (deduct["id"], deduct["uuid"]), created=False)
     return [n for n in held if n not in lost]
 
 
@@ -338,8 +342,8 @@ def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, dict]], firs
         assert outcome is not None
         if error:
             batch.refuse(index, charge.prediction_uuid, error)
-        elif outcome.record_id is not None:
-            batch.accept(index, charge.prediction_uuid, outcome.record_id, created=False)
+        elif outcome.record_id is not None and outcome.record_uuid is not None:
+            batch.accept(index, charge.prediction_uuid, (outcome.record_id, outcome.record_uuid), created=False)
         else:
             assert outcome.error is not None
             batch.refuse(index, charge.prediction_uuid, outcome.error)

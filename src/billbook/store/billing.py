@@ -11,6 +11,8 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store.bulk import insert_returning
+from billbook.store.upsert import one_of
 from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions
 from billbook.times import MS_PER_DAY
 
@@ -26,8 +28,8 @@ async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> list[int]:
     if not rows:
         return []
     full = [dict.fromkeys(_OPTIONAL) | row | {"updated_at": row["created_at"]} for row in rows]
-    statement = billing_records.insert().returning(billing_records.c.id, sort_by_parameter_order=True)
-    ids = [int(i) for i in (await conn.execute(statement, full)).scalars()]
+    by_uuid = dict(await insert_returning(conn, billing_records, full, ("uuid", "id")))
+    ids = [int(by_uuid[row["uuid"]]) for row in rows]
     per_day = Counter((r["account_id"], r["created_at"] // MS_PER_DAY, r["billing_type"]) for r in rows)
     await conn.execute(
         _count_upsert(conn.dialect.name),
@@ -109,7 +111,7 @@ async def deducts_for_orders(conn: AsyncConnection, order_ids: Sequence[int]) ->
     if not order_ids:
         return {}
     query = select(billing_records).where(
-        billing_records.c.order_id.in_(order_ids), billing_records.c.billing_type == "deduct"
+        one_of(conn, billing_records.c.order_id, order_ids), billing_records.c.billing_type == "deduct"
     )
     return {row["order_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store.tables import access_keys, server_secrets
-from billbook.store.upsert import insert_for
+from billbook.store.upsert import insert_for, one_of
 
 
 async def insert(
@@ -52,7 +52,7 @@ async def by_access_key_id(conn: AsyncConnection, access_key_id: str) -> dict | 
 async def by_access_key_ids(conn: AsyncConnection, access_key_ids: Collection[str]) -> dict[str, dict]:
     if not access_key_ids:
         return {}
-    query = select(access_keys).where(access_keys.c.access_key_id.in_(list(access_key_ids)))
+    query = select(access_keys).where(one_of(conn, access_keys.c.access_key_id, access_key_ids))
     return {row["access_key_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store.tables import orders, predictions
-from billbook.store.upsert import insert_for
+from billbook.store.bulk import insert_returning
+from billbook.store.upsert import one_of
 
 
 async def get_with_order(conn: AsyncConnection, uuid: str, *, lock: bool = False) -> dict | None:
@@ -50,7 +51,7 @@ async def many_with_orders(conn: AsyncConnection, uuids: Collection[str]) -> dic
     """Predictions (with their orders) among ``uuids`` that exist, by uuid."""
     if not uuids:
         return {}
-    query = _with_order().where(predictions.c.uuid.in_(list(uuids)))
+    query = _with_order().where(one_of(conn, predictions.c.uuid, uuids))
     return {row["uuid"]: dict(row) for row in (await conn.execute(query)).mappings()}
 
 
@@ -60,12 +61,8 @@ async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> dict[str, 
     if not rows:
         return {}
     full = [row | {"updated_at": row["created_at"]} for row in rows]
-    statement = (
-        insert_for(conn, predictions)
-        .on_conflict_do_nothing(index_elements=["uuid"])
-        .returning(predictions.c.id, predictions.c.uuid)
-    )
-    return {uuid: int(i) for i, uuid in await conn.execute(statement, full)}
+    inserted = await insert_returning(conn, predictions, full, ("uuid", "id"), skip_conflicts_on="uuid")
+    return {uuid: int(i) for uuid, i in inserted}
 
 
 async def insert_orders(conn: AsyncConnection, rows: Sequence[dict]) -> dict[int, int]:
@@ -73,5 +70,4 @@ async def insert_orders(conn: AsyncConnection, rows: Sequence[dict]) -> dict[int
     if not rows:
         return {}
     full = [row | {"state": "pre", "updated_at": row["created_at"]} for row in rows]
-    statement = orders.insert().returning(orders.c.id, orders.c.prediction_id)
-    return {int(p): int(i) for i, p in await conn.execute(statement, full)}
+    return {int(p): int(i) for p, i in await insert_returning(conn, orders, full, ("prediction_id", "id"))}
