@@ -46,8 +46,42 @@ class DemoAccount:
     records: int
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One prediction of the demo's history and how it ends (``None``: still running)."""
+
+    uuid: str
+    at: int
+    model: Model
+    key: int
+    status: str | None
+    done_at: int
+
+
+def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[Planned]:
+    """A day's predictions: growing volume, quieter weekends, about 5% failures."""
+    weekday_factor = 0.6 if (day % 7) in (5, 6) else 1.0
+    volume = int((20 + day * 0.5) * weekday_factor * rng.uniform(0.7, 1.3))
+    weights = [m.weight for m in MODELS]
+    planned = []
+    for at in sorted(day_start + rng.randrange(MS_PER_DAY) for _ in range(volume)):
+        if at > now_ms():
+            break
+        outcome = rng.random()
+        status = "completed" if outcome >= 0.05 else (None if last else rng.choice(FAILURES))
+        planned.append(
+            Planned(uuid4().hex, at, rng.choices(MODELS, weights)[0], 0 if rng.random() < 0.85 else 1,
+                    status, at + rng.randrange(2_000, 90_000))
+        )
+    return planned
+
+
+FAILURES = ("failed", "failed", "timeout", "cancelled")
+
+
 async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAccount:
-    """Create the demo account and its history through the ledger, as the platform would have."""
+    """Create the demo account and its history through the ledger, as the platform would have:
+    top-ups when the balance runs low, a day's charges at a time, then each prediction's outcome."""
     from billbook.ledger import accounts, charges, funds, keys
     from billbook.store.db import Database
     from billbook.store.migrate import upgrade
@@ -58,49 +92,28 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
         await upgrade(db)
         async with db.transaction(write=True) as conn:
             account = await accounts.create_account(conn, "Demo Studio")
-            issued = [await keys.create_key(conn, account.id, n)
-                      for n in ("production", "staging")]
+            issued = [await keys.create_key(conn, account.id, n) for n in ("production", "staging")]
             start = now_ms() - days * MS_PER_DAY
-            balance, records = 0, 0
-
-            async def top_up(amount: int, at_day: int) -> None:
-                nonlocal balance, records
-                await funds.recharge(conn, account.id, amount, f"demo-topup-{at_day}-{uuid4().hex[:8]}")
-                balance += amount
-                records += 1
-
-            await top_up(500_000_000, 0)
-            weights = [m.weight for m in MODELS]
+            balance = (await funds.recharge(conn, account.id, 500_000_000, "demo-opening")).balance
+            records = 1
             for day in range(days):
-                day_start = start + day * MS_PER_DAY
-                weekday_factor = 0.6 if (day % 7) in (5, 6) else 1.0
-                volume = int((20 + day * 0.5) * weekday_factor * rng.uniform(0.7, 1.3))
-                times = sorted(day_start + rng.randrange(MS_PER_DAY) for _ in range(volume))
-                for at in times:
-                    if at > now_ms():
-                        break
-                    model = rng.choices(MODELS, weights)[0]
-                    if balance < 100_000_000:
-                        await top_up(200_000_000, day)
-                    key = issued[0] if rng.random() < 0.85 else issued[1]
-                    uuid = uuid4().hex
-                    await charges.charge(
-                        conn,
-                        charges.Charge(uuid, key.access_key_id, model.uuid, model.price, model.price, model.kind, at),
-                    )
-                    balance -= model.price
+                planned = plan_day(rng, day, start + day * MS_PER_DAY, last=day == days - 1)
+                if balance - sum(p.model.price for p in planned) < 100_000_000:
+                    balance = (await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}")).balance
                     records += 1
-                    outcome = rng.random()
-                    done_at = at + rng.randrange(2_000, 90_000)
-                    if day == days - 1 and outcome < 0.05:
-                        continue  # still running
-                    if outcome < 0.05:
-                        status = rng.choice(("failed", "failed", "timeout", "cancelled"))
-                        await charges.set_status(conn, uuid, status, done_at)
-                        balance += model.price
+                await charges.charge_many(
+                    conn,
+                    [charges.Charge(p.uuid, issued[p.key].access_key_id, p.model.uuid, p.model.price,
+                                    p.model.price, p.model.kind, p.at) for p in planned],
+                )
+                balance -= sum(p.model.price for p in planned)
+                records += len(planned)
+                for p in planned:
+                    if p.status is not None:
+                        await charges.set_status(conn, p.uuid, p.status, p.done_at)
+                    if p.status in FAILURES:
+                        balance += p.model.price
                         records += 1
-                    else:
-                        await charges.set_status(conn, uuid, "completed", done_at)
             await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill")
             records += 1
         return DemoAccount(account.id, [(k.name, k.access_key_id, k.api_key) for k in issued], records)
