@@ -1,0 +1,92 @@
+// The public API, and nothing else: the key travels only in the Authorization header.
+
+export class ApiError extends Error {
+  constructor(status, message, { retryAfter = null, network = false } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.retryAfter = retryAfter;
+    this.network = network;
+  }
+  get unauthorized() { return this.status === 401; }
+}
+
+const MAX_RATE_LIMIT_RETRIES = 3;
+
+export class Api {
+  constructor(apiKey, baseUrl = "") {
+    this.apiKey = apiKey;
+    this.baseUrl = baseUrl;
+  }
+
+  async request(method, path, body, { signal } = {}) {
+    for (let attempt = 0; ; attempt++) {
+      let response;
+      try {
+        response = await fetch(this.baseUrl + path, {
+          method,
+          headers: {
+            "Authorization": `Bearer ${this.apiKey}`,
+            "Accept": "application/json",
+            ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          credentials: "omit",
+          cache: "no-store",
+          referrerPolicy: "no-referrer",
+          signal,
+        });
+      } catch (err) {
+        if (err && err.name === "AbortError") throw err;
+        throw new ApiError(0, "Could not reach the server. Check your connection and try again.", { network: true });
+      }
+      let payload = null;
+      const text = await response.text();
+      try { payload = text ? JSON.parse(text) : null; } catch { payload = null; }
+
+      if (response.status === 429 && attempt < MAX_RATE_LIMIT_RETRIES) {
+        const wait = retryAfterSeconds(response);
+        if (wait !== null && wait <= 10) {
+          await sleep(wait * 1000, signal);
+          continue;
+        }
+      }
+      if (!response.ok || !payload || (payload.code !== undefined && payload.code !== 200)) {
+        const status = response.ok && payload && payload.code ? payload.code : response.status;
+        const message = payload && typeof payload.message === "string" && payload.message
+          ? payload.message
+          : defaultMessage(status);
+        throw new ApiError(status, message, { retryAfter: retryAfterSeconds(response) });
+      }
+      return payload.data;
+    }
+  }
+
+  balance(opts) { return this.request("GET", "/api/v3/balance", undefined, opts); }
+  searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
+  usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
+}
+
+function retryAfterSeconds(response) {
+  const raw = response.headers.get("Retry-After");
+  if (!raw) return null;
+  const n = Number(raw);
+  if (Number.isFinite(n)) return Math.max(0, n);
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, (at - Date.now()) / 1000) : null;
+}
+
+function defaultMessage(status) {
+  if (status === 401) return "The API key was not accepted.";
+  if (status === 404) return "The server does not offer this endpoint.";
+  if (status === 429) return "Too many requests. Wait a moment and try again.";
+  if (status >= 500) return "The server had a problem. Try again in a moment.";
+  return `The request failed (HTTP ${status}).`;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    if (signal) signal.addEventListener("abort", () => { clearTimeout(t); reject(new DOMException("Aborted", "AbortError")); }, { once: true });
+  });
+}

@@ -1,0 +1,572 @@
+"""The billing dashboard in real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Every check compares what the page shows with what the public API returns for the same key. Screenshots
+(desktop and phone) are saved under each test's ``tmp_path``.
+
+Needs ``playwright`` (the Python package only; no downloaded browsers) and a Chromium binary at
+``/usr/bin/chromium`` or ``$BILLBOOK_CHROMIUM``. Without them the tests skip, except under ``CI=true``,
+where they fail.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories
+
+CHROMIUM = os.environ.get("BILLBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# A zone with a half-hour offset and no daylight saving: local-time conversion mistakes show up.
+TIMEZONE = "Asia/Kolkata"
+IST = timezone(timedelta(hours=5, minutes=30))
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 15_000
+
+MODELS = [
+    ("bytedance/seedream-v4.5", "0.04"),
+    ("wavespeed-ai/flux-dev", "0.1"),
+    ("openai/whisper-large-v3", "0.0035"),
+    ("google/veo3-fast", "1.2"),
+]
+MODEL_TYPES = {"openai/whisper-large-v3": "audio-to-text", "google/veo3-fast": "text-to-video"}
+N_CHARGES = 105  # the deduct filter spans two CSV pages of 100
+HOUR_MS = 3_600_000
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright==1.65.2)"
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set BILLBOOK_CHROMIUM)"
+    return None
+
+
+def fmt_usd(value: Any, *, sign: str = "") -> str:
+    """What the page shows for an amount: "$1,234.50", "$0.0035", "−$2.00"."""
+    d = Decimal(str(value))
+    negative = d < 0
+    whole, frac = f"{abs(d).quantize(Decimal('0.000001')):f}".split(".")
+    frac = frac.rstrip("0").ljust(2, "0")
+    return ("\u2212" if negative else sign) + f"${int(whole):,}.{frac}"
+
+
+def csv_money(value: Any) -> str:
+    """The CSV's plain decimal: at least 2, at most 6 decimals, no grouping."""
+    return fmt_usd(value).lstrip("$").replace(",", "")
+
+
+class PublicApi:
+    """The public API as the page sees it, with money parsed as Decimal."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def _data(self, response: httpx.Response) -> Any:
+        payload = json.loads(response.text, parse_float=Decimal)
+        assert response.status_code == 200, payload
+        return payload["data"]
+
+    def balance(self) -> dict:
+        return self._data(self.http.get("/api/v3/balance"))
+
+    def search(self, **body: Any) -> dict:
+        return self._data(self.http.post("/api/v3/billings/search", json=body))
+
+    def search_all(self, **body: Any) -> list[dict]:
+        items: list[dict] = []
+        page = 1
+        while True:
+            data = self.search(**body, page=page, page_size=100)
+            items += data["items"]
+            if not data["has_more"]:
+                return items
+            page += 1
+
+    def usage_last_30_days(self) -> dict:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=29)
+        end = today + timedelta(days=1) - timedelta(milliseconds=1)
+        iso = lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"  # noqa: E731
+        return self._data(self.http.post("/api/v3/user/usage_stats", json={"start_time": iso(start), "end_time": iso(end)}))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def local_input(ms: int) -> str:
+    """Epoch ms -> the value a datetime-local input holds in the browser's zone (seconds precision)."""
+    return datetime.fromtimestamp(ms / 1000, tz=IST).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def local_input_to_ms(value: str, *, end: bool) -> int:
+    ms = int(datetime.strptime(value, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=IST).timestamp() * 1000)
+    return ms + 999 if end else ms
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI: {missing}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {missing}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo(live_server):
+    """A demo account with a month of charges over four models, some refunded, and a bystander account."""
+    base, admin = live_server.base_url, live_server.admin_token
+    with httpx.Client(base_url=base, timeout=30) as http:
+        account = factories.create_account(http, admin, name="Demo Co", balance="250")
+        key = factories.create_key(http, admin, account["id"], name="production")
+        now = int(time.time() * 1000)
+        failed: list[str] = []
+        for i in range(N_CHARGES):
+            model, price = MODELS[i % len(MODELS)] if i % 9 else MODELS[3]
+            prediction = uuid.uuid4().hex
+            # Spread over the last ~26 days, distinct times, newest first by index.
+            created_at = now - (i * 6 + 1) * HOUR_MS - i * 137
+            factories.create_charge(http, admin, key["access_key_id"], price=price, model_uuid=model,
+                                    prediction_uuid=prediction, created_at=created_at,
+                                    model_type=MODEL_TYPES.get(model, "text-to-image"))
+            if i % 7 == 3:
+                factories.set_status(http, admin, prediction, "failed", at=created_at + 95_000)
+                failed.append(prediction)
+            elif i % 13 != 5:
+                factories.set_status(http, admin, prediction, "completed", at=created_at + 40_000)
+        other = factories.create_account(http, admin, name="Bystander", balance="10")
+        other_key = factories.create_key(http, admin, other["id"], name="other")
+        factories.create_charge(http, admin, other_key["access_key_id"], price="3.5", model_uuid="other/model")
+    api = PublicApi(base, key["api_key"])
+    yield SimpleNamespace(base_url=base, key=key["api_key"], access_key_id=key["access_key_id"], api=api,
+                          failed=failed, now=now)
+    api.close()
+
+
+class Session:
+    def __init__(self, browser, base_url: str, tmp_path: Path, *, phone: bool = False, color_scheme: str = "light"):
+        self.context = browser.new_context(
+            base_url=base_url,
+            viewport=PHONE if phone else DESKTOP,
+            is_mobile=phone,
+            has_touch=phone,
+            device_scale_factor=2 if phone else 1,
+            locale="en-US",
+            timezone_id=TIMEZONE,
+            color_scheme=color_scheme,
+            accept_downloads=True,
+        )
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # Console errors other than HTTP failures the tests provoke (a 401, a 500): CSP refusals and the like.
+        self.page.on("console", lambda msg: self.errors.append(msg.text)
+                     if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+        self.tmp_path = tmp_path
+
+    def shot(self, name: str, *, full_page: bool = True) -> Path:
+        path = self.tmp_path / f"{name}.png"
+        if full_page:
+            self.page.evaluate("window.scrollTo(0, 0)")
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def sign_in(self, key: str) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto("/")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#app-view")).to_be_visible()
+        expect(page.locator("#records-body tr").first).to_be_visible()
+        expect(page.locator("#stat-cost")).not_to_have_text("…")
+        expect(page.locator("#balance")).not_to_have_text("…")
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, f"errors in the page: {self.errors}"
+
+
+@pytest.fixture
+def session(browser, demo, tmp_path):
+    s = Session(browser, demo.base_url, tmp_path)
+    yield s
+    s.close()
+
+
+def status_text(first: int, last: int, total: int) -> str:
+    return f"{first:,}\u2013{last:,} of {total:,}"
+
+
+def row_uuids(page) -> list[str]:
+    return page.locator("#records-body tr").evaluate_all("rows => rows.map(r => r.dataset.uuid)")
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_wrong_key_shows_an_error_and_keeps_nothing(session, demo):
+    from playwright.sync_api import expect
+
+    page = session.page
+    page.goto("/")
+    key_input = page.get_by_label("API key")
+    expect(key_input).to_be_focused()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_have_text("Enter your API key.")
+
+    key_input.fill("bb_this_is_not_a_key_0000000000")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("API key was not accepted")
+    expect(key_input).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#app-view")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length + localStorage.length") == 0
+    assert "bb_this" not in page.url
+    session.shot("wrong-key-desktop")
+
+
+def test_a_key_revoked_while_signed_in_signs_the_tab_out(session, demo, live_server):
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=demo.base_url, timeout=30) as http:
+        account = factories.create_account(http, live_server.admin_token, name="Short-lived", balance="5")
+        key = factories.create_key(http, live_server.admin_token, account["id"], name="temp")
+        session.sign_in(key["api_key"])
+        # A new account: no spend yet, one opening recharge.
+        expect(session.page.locator("#usage-state")).to_contain_text("No spend in the last 30 days")
+        expect(session.page.get_by_test_id("page-status")).to_have_text(status_text(1, 1, 1))
+        session.shot("new-account-desktop")
+        response = http.delete(f"/internal/v1/keys/{key['access_key_id']}",
+                               headers={"Authorization": f"Bearer {live_server.admin_token}"})
+        assert response.status_code == 200, response.text
+    session.page.get_by_role("button", name="Refresh").click()
+    expect(session.page.locator("#signin-error")).to_contain_text("no longer accepted")
+    assert session.page.evaluate("sessionStorage.length") == 0
+
+
+def test_balance_totals_and_models_equal_the_api(session, demo):
+    from playwright.sync_api import expect
+
+    page = session.page
+    session.sign_in(demo.key)
+
+    # The key lives in this tab's sessionStorage only: never the URL, a cookie or localStorage.
+    assert demo.key not in page.url
+    assert session.context.cookies() == []
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("sessionStorage.getItem('billbook.apiKey')") == demo.key
+
+    balance = demo.api.balance()
+    expect(page.get_by_test_id("balance")).to_have_text(fmt_usd(balance["balance"]))
+
+    usage = demo.api.usage_last_30_days()
+    summary = usage["summary"]
+    # Independent of the server's arithmetic: every charge is in the window; refunded ones do not count.
+    expected_cost = sum(
+        (Decimal(MODELS[i % 4][1] if i % 9 else MODELS[3][1]) for i in range(N_CHARGES) if i % 7 != 3), Decimal(0))
+    assert summary["total_cost"] == expected_cost
+    assert summary["total_requests"] == N_CHARGES
+    expect(page.get_by_test_id("stat-cost")).to_have_text(fmt_usd(summary["total_cost"]))
+    expect(page.get_by_test_id("stat-requests")).to_have_text(f"{summary['total_requests']:,}")
+    expect(page.get_by_test_id("stat-success")).to_have_text(f"{summary['success_requests']:,}")
+    expect(page.get_by_test_id("stat-models")).to_have_text(str(len(usage["per_model_usage"])))
+
+    rows = page.locator("#models-table tbody tr")
+    expect(rows).to_have_count(len(usage["per_model_usage"]))
+    for m in usage["per_model_usage"]:
+        row = rows.filter(has_text=m["model_uuid"])
+        cells = row.locator("td")
+        expect(cells.nth(0)).to_have_text(f"{m['total_count']:,}")
+        expect(cells.nth(1)).to_have_text(fmt_usd(m["total_cost"]))
+        expect(cells.nth(2)).to_have_text(fmt_usd(m["unit_price"]))
+    # The daily table behind the chart adds up to the same total.
+    daily_total = sum((Decimal(d["amount"]) for d in usage["daily_usage"]), Decimal(0))
+    assert daily_total == summary["total_cost"]
+    expect(page.locator("#daily-table tbody tr")).to_have_count(30)
+
+    first = demo.api.search(page=1, page_size=20)
+    expect(page.get_by_test_id("page-status")).to_have_text(status_text(1, 20, first["total"]))
+    assert row_uuids(page) == [item["uuid"] for item in first["items"]]
+
+    # Every form control has a label.
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select')]
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id)""")
+    assert unlabeled == []
+
+    session.shot("dashboard-desktop")
+    # Hover a bar: the tooltip shows the day's values.
+    chart = page.locator("#chart svg")
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.6)
+    tooltip = page.locator("#chart-tooltip")
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("$")
+    session.shot("chart-hover-desktop", full_page=False)
+    # Keyboard: the chart takes focus and arrow keys walk the days.
+    page.mouse.move(0, 0)
+    chart.focus()
+    expect(tooltip).to_be_visible()
+    last_day = tooltip.locator(".tt-title").inner_text()
+    page.keyboard.press("ArrowLeft")
+    expect(tooltip.locator(".tt-title")).not_to_have_text(last_day)
+
+    # Reloading keeps the tab signed in; signing out forgets the key.
+    page.reload()
+    expect(page.get_by_test_id("balance")).to_have_text(fmt_usd(balance["balance"]))
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_filter_paginate_sort_and_open_a_record(session, demo):
+    from playwright.sync_api import expect
+
+    page = session.page
+    session.sign_in(demo.key)
+    status = page.get_by_test_id("page-status")
+
+    # Type and a date-time range, entered in the browser's zone (UTC+05:30).
+    start_value = local_input(demo.now - 20 * 24 * HOUR_MS)
+    end_value = local_input(demo.now - 2 * 24 * HOUR_MS)
+    page.get_by_label("Type", exact=True).select_option("deduct")
+    page.get_by_label("From", exact=True).fill(start_value)
+    page.get_by_label("To", exact=True).fill(end_value)
+    page.get_by_role("button", name="Apply filters").click()
+    query = {"billing_type": "deduct", "start_time": local_input_to_ms(start_value, end=False),
+             "end_time": local_input_to_ms(end_value, end=True)}
+    first = demo.api.search(**query, page=1, page_size=20)
+    total = first["total"]
+    assert 40 < total < N_CHARGES
+    expect(status).to_have_text(status_text(1, 20, total))
+    assert row_uuids(page) == [item["uuid"] for item in first["items"]]
+
+    # To the last page, and back to the first.
+    last_page = -(-total // 20)
+    page.get_by_role("button", name="Last page").click()
+    expect(status).to_have_text(status_text((last_page - 1) * 20 + 1, total, total))
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    last = demo.api.search(**query, page=last_page, page_size=20)
+    assert row_uuids(page) == [item["uuid"] for item in last["items"]]
+    page.get_by_role("button", name="Previous page").click()
+    expect(status).to_have_text(status_text((last_page - 2) * 20 + 1, (last_page - 1) * 20, total))
+    page.get_by_role("button", name="First page").click()
+    expect(status).to_have_text(status_text(1, 20, total))
+
+    # Sort toggle and page size.
+    page.get_by_role("button", name="Time newest first").click()
+    expect(page.locator("#th-time")).to_have_attribute("aria-sort", "ascending")
+    oldest = demo.api.search(**query, sort="created_at ASC", page=1, page_size=10)
+    page.get_by_label("Rows per page").select_option("10")
+    expect(status).to_have_text(status_text(1, 10, total))
+    assert row_uuids(page) == [item["uuid"] for item in oldest["items"]]
+    session.shot("filtered-desktop")
+
+    # A record's details, opened and closed with the keyboard.
+    item = oldest["items"][0]
+    details = page.locator(f'#records-body tr[data-uuid="{item["uuid"]}"]').get_by_role("button", name="Details")
+    details.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    for text in (item["uuid"], item["order"]["uuid"], item["order"]["state"], item["prediction"]["uuid"],
+                 item["prediction"]["model_uuid"], item["prediction"]["status"], item["access_key_id"],
+                 fmt_usd(item["price"]), item["created_at"]):
+        expect(dialog).to_contain_text(text)
+    session.shot("record-details-desktop", full_page=False)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(details).to_be_focused()
+
+    # Model.
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(status).to_have_text(status_text(1, 10, demo.api.search(page=1, page_size=10)["total"]))
+    page.get_by_label("Model", exact=True).fill("google/veo3-fast")
+    page.get_by_role("button", name="Apply filters").click()
+    veo = demo.api.search(model_uuid="google/veo3-fast", sort="created_at ASC", page=1, page_size=10)
+    expect(status).to_have_text(status_text(1, 10, veo["total"]))
+    assert row_uuids(page) == [item["uuid"] for item in veo["items"]]
+
+    # Prediction id: a refunded prediction has its deduct and its refund.
+    page.get_by_role("button", name="Clear", exact=True).click()
+    refunded = demo.failed[0]
+    page.get_by_label("Prediction ID").fill(refunded)
+    page.keyboard.press("Enter")
+    expect(status).to_have_text(status_text(1, 2, 2))
+    types = page.locator("#records-body .badge").all_inner_texts()
+    assert sorted(types) == ["Deduct", "Refund"]
+
+    # Empty: nothing matches.
+    page.get_by_label("Prediction ID").fill("0" * 32)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#records-state")).to_contain_text("No billing records match these filters.")
+    expect(status).to_have_text("0 records")
+
+    # Error: the server's message is shown, and "Try again" recovers.
+    page.route("**/api/v3/billings/search", lambda route: route.fulfill(
+        status=500, content_type="application/json",
+        body='{"code": 500, "message": "the database is unavailable", "data": null}'))
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(page.locator("#records-state")).to_contain_text("Could not load billing records: the database is unavailable")
+    session.shot("error-state-desktop", full_page=False)
+    page.unroute("**/api/v3/billings/search")
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("#records-body tr").first).to_be_visible()
+
+    # A "To" before "From" is refused before any request.
+    page.get_by_label("From", exact=True).fill(end_value)
+    page.get_by_label("To", exact=True).fill(start_value)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#filter-error")).to_have_text("“To” must be after “From”.")
+
+
+def test_csv_download_equals_the_api(session, demo):
+    from playwright.sync_api import expect
+
+    page = session.page
+    session.sign_in(demo.key)
+    page.get_by_label("Type", exact=True).select_option("deduct")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_test_id("page-status")).to_have_text(status_text(1, 20, N_CHARGES))
+
+    searches: list[dict] = []
+    page.on("request", lambda r: searches.append(json.loads(r.post_data or "{}"))
+            if r.url.endswith("/api/v3/billings/search") else None)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download CSV").click()
+    download = info.value
+    assert download.suggested_filename.startswith("billbook-billings-")
+    assert download.suggested_filename.endswith(".csv")
+    path = session.tmp_path / download.suggested_filename
+    download.save_as(path)
+    expect(page.locator("#csv-status")).to_contain_text(f"Downloaded {N_CHARGES:,} records")
+    # Paged through the API at 100 a call, with the same filter.
+    pages = [s for s in searches if s.get("page_size") == 100]
+    assert [s["page"] for s in pages] == [1, 2]
+    assert all(s.get("billing_type") == "deduct" for s in searches)
+
+    expected = demo.api.search_all(billing_type="deduct")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(expected) == N_CHARGES
+    for row, item in zip(rows, expected, strict=True):
+        assert row["uuid"] == item["uuid"]
+        assert row["created_at"] == item["created_at"]
+        assert row["updated_at"] == item["updated_at"]
+        assert row["billing_type"] == "deduct"
+        assert Decimal(row["price"]) == item["price"]
+        assert row["price"] == csv_money(item["price"])
+        assert row["access_key_id"] == item["access_key_id"] == demo.access_key_id
+        assert row["access_key_name"] == item["access_key_name"]
+        assert row["model_uuid"] == item["prediction"]["model_uuid"]
+        assert row["prediction_uuid"] == item["prediction"]["uuid"]
+        assert row["prediction_status"] == item["prediction"]["status"]
+        assert row["order_uuid"] == item["order"]["uuid"]
+        assert row["order_state"] == item["order"]["state"]
+        assert row["order_status"] == item["order"]["status"]
+        assert Decimal(row["order_price"]) == item["order"]["price"]
+        assert Decimal(row["order_origin_price"]) == item["order"]["origin_price"]
+        assert row["order_ak_id"] == str(item["order"]["ak_id"])
+    # Sum in the CSV equals the API's, to the micro-dollar.
+    assert sum(Decimal(r["price"]) for r in rows) == sum(i["price"] for i in expected)
+    raw = path.read_bytes()
+    assert b"\r\n" in raw and not raw.startswith(b"\xef\xbb\xbf")
+    raw.decode("utf-8")  # valid UTF-8
+
+
+def test_phone_layout(browser, demo, tmp_path):
+    from playwright.sync_api import expect
+
+    s = Session(browser, demo.base_url, tmp_path, phone=True)
+    try:
+        page = s.page
+        page.goto("/")
+        s.shot("signin-phone")
+        s.sign_in(demo.key)
+        # Nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        expect(page.get_by_test_id("balance")).to_have_text(fmt_usd(demo.api.balance()["balance"]))
+        s.shot("dashboard-phone-top", full_page=False)
+        page.locator("#records-title").scroll_into_view_if_needed()
+        s.shot("records-phone", full_page=False)
+        page.locator("#page-status").scroll_into_view_if_needed()
+        s.shot("pager-phone", full_page=False)
+
+        # Filters fold away on a phone; the toggle says whether they are open.
+        toggle = page.locator("#filters-toggle")
+        expect(page.get_by_label("Type", exact=True)).to_be_hidden()
+        toggle.tap()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        page.get_by_label("Type", exact=True).select_option("refund")
+        page.get_by_role("button", name="Apply filters").tap()
+        refunds = demo.api.search(billing_type="refund", page=1, page_size=20)["total"]
+        expect(page.get_by_test_id("page-status")).to_have_text(status_text(1, refunds, refunds))
+        expect(toggle).to_have_accessible_name("Filters (1 active)")
+        page.get_by_role("button", name="Clear", exact=True).tap()
+        total = demo.api.search(page=1, page_size=20)["total"]
+        page.get_by_role("button", name="Next page").tap()
+        expect(page.get_by_test_id("page-status")).to_have_text(status_text(21, 40, total))
+        page.locator("#records-body tr").first.get_by_role("button", name="Details").tap()
+        expect(page.get_by_role("dialog")).to_be_visible()
+        s.shot("record-details-phone", full_page=False)
+    finally:
+        s.close()
+
+
+def test_money_is_exact_in_the_browser(session):
+    """The page's money helpers: no binary-float artefacts, 2 to 6 decimals, true minus sign."""
+    page = session.page
+    page.goto("/")
+    results = page.evaluate(
+        """async () => {
+            const m = await import("/static/money.js");
+            const cases = [0.04, 0.0035, 100, 1234567.891234, 123456789.123456, 0.000001, 2.5, 1e21, -2, 0];
+            const sum = m.toMicros(0.1) + m.toMicros(0.2);
+            return {
+                formatted: cases.map((v) => m.formatUSD(m.toMicros(v))),
+                sum: m.formatUSD(sum),
+                csv: [m.microsToDecimal(m.toMicros(0.04)), m.microsToDecimal(m.toMicros(1234.5))],
+                signed: m.formatUSD(m.toMicros(0.25), { sign: true }),
+            };
+        }""")
+    assert results["formatted"] == [
+        "$0.04", "$0.0035", "$100.00", "$1,234,567.891234", "$123,456,789.123456", "$0.000001", "$2.50",
+        "$1,000,000,000,000,000,000,000.00", "\u2212$2.00", "$0.00",
+    ]
+    assert results["sum"] == "$0.30"
+    assert results["csv"] == ["0.04", "1234.50"]
+    assert results["signed"] == "+$0.25"
