@@ -76,6 +76,7 @@ async def test_completion_settles_the_order(client: httpx.AsyncClient) -> None:
     assert (await aset_status(client, ADMIN_TOKEN, uuid, "completed"))["changed"] is False
     (deduct,) = await records(client, who, billing_type="deduct")
     assert deduct["order"]["state"] == "done" and deduct["prediction"]["status"] == "completed"
+    assert deduct["updated_at"] == "2027-01-15T08:00:00.000Z" and deduct["created_at"] < deduct["updated_at"]
     assert await balance(client, who) == 99.96
 
 

@@ -7,7 +7,11 @@ from billbook.times import day_to_date, ms_to_iso
 
 
 def billing_item(view: dict) -> dict:
-    """A record exactly as the upstream page shows it; ``order``/``prediction`` null when absent."""
+    """A record exactly as the upstream page shows it; ``order``/``prediction`` null when absent.
+
+    Records are append-only, but what the item shows of its order changes when the prediction
+    settles or is refunded; ``updated_at`` is then the order's last change.
+    """
     order = None
     if view["order_uuid"] is not None:
         order = {
@@ -32,7 +36,7 @@ def billing_item(view: dict) -> dict:
         "billing_type": view["billing_type"],
         "price": micros_to_json(view["price"]),
         "created_at": ms_to_iso(view["created_at"]),
-        "updated_at": ms_to_iso(view["updated_at"]),
+        "updated_at": ms_to_iso(max(view["updated_at"], view["order_updated_at"] or 0)),
         "order": order,
         "prediction": prediction,
     }

@@ -86,6 +86,7 @@ def view_query() -> Select:
             orders.c.price.label("order_price"),
             orders.c.origin_price.label("order_origin_price"),
             orders.c.ak_id.label("order_ak_id"),
+            orders.c.updated_at.label("order_updated_at"),
             predictions.c.uuid.label("prediction_uuid"),
             predictions.c.model_uuid.label("prediction_model_uuid"),
             predictions.c.status.label("prediction_status"),
