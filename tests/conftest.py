@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -160,25 +161,31 @@ def free_port() -> int:
 
 
 def start_server(database_url: str, *, workers: int = 1, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """``billbook serve`` in a child process; returns once ``/healthz`` answers."""
+    """``billbook serve`` in a child process; returns once ``/healthz`` answers.
+
+    The child's log goes to a file (a pipe nobody reads would fill and stall the server)."""
     port = free_port()
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", database_url, "--workers", str(workers)],
         env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')[-4000:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                log.close()  # the child keeps its own descriptor
                 return proc, base
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
+    log.close()
     raise RuntimeError("server did not start within 60 s")
 
 
@@ -189,8 +196,6 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    if proc.stderr:
-        proc.stderr.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import demo, operator, server
+from billbook.cli import demo, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -20,6 +20,7 @@ app.command("recharge")(operator.recharge)
 app.add_typer(operator.db_app, name="db")
 app.add_typer(operator.accounts_app, name="accounts")
 app.add_typer(operator.keys_app, name="keys")
+verify.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only
     from billbook.cli import customer

@@ -1,0 +1,179 @@
+"""A plain in-memory model of the ledger: what the contract says each request must do.
+
+It is written from the contract (``shared/spec/api.md``), not from the server's code, so the two
+are independent statements of the same rules. ``expect_*`` methods answer the HTTP status (and
+the few response fields worth checking) a request must get, and apply its effect when it succeeds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+REFUNDING = frozenset({"failed", "cancelled", "timeout"})
+STATUSES = frozenset({"created", "processing", "completed"}) | REFUNDING
+NEXT = {"created": {"processing", "completed"} | REFUNDING, "processing": {"completed"} | REFUNDING}
+MAX_MICROS = 10**18
+
+
+@dataclass
+class Key:
+    access_key_id: str
+    ak_id: int
+    account_id: int
+    api_key: str
+    revoked: bool = False
+    #: Kept for reading the account back at the end: never revoked, never charged with.
+    auditor: bool = False
+
+
+@dataclass
+class Prediction:
+    uuid: str
+    account_id: int
+    access_key_id: str
+    model_uuid: str
+    price: int
+    origin_price: int
+    model_type: str
+    created_at: int | None
+    status: str = "created"
+
+    @property
+    def order_state(self) -> str:
+        if self.status in REFUNDING:
+            return "refunded"
+        return "done" if self.status == "completed" else "pre"
+
+
+@dataclass
+class Account:
+    id: int
+    balance: int = 0
+    #: (billing_type, reference) -> (delta, reason)
+    references: dict[tuple[str, str], tuple[int, str | None]] = field(default_factory=dict)
+    #: (billing_type, price, prediction uuid or None), one per record
+    records: list[tuple[str, int, str | None]] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        return Counter(kind for kind, _, _ in self.records)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    #: Response fields to compare, e.g. ``{"created": True}``.
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
+class LedgerModel:
+    accounts: dict[int, Account] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+
+    # --- accounts and keys -------------------------------------------------------------------
+
+    def add_account(self, account_id: int, opening: int) -> None:
+        account = Account(account_id)
+        self.accounts[account_id] = account
+        if opening:
+            self._funds(account, "recharge", opening, "opening-balance", None)
+
+    def add_key(self, key: Key) -> None:
+        self.keys[key.access_key_id] = key
+
+    def expect_revoke(self, access_key_id: str) -> Outcome:
+        key = self.keys.get(access_key_id)
+        if key is None:
+            return Outcome(404)
+        key.revoked = True
+        return Outcome(200)
+
+    def expect_balance(self, api_key: str) -> Outcome:
+        key = next((k for k in self.keys.values() if k.api_key == api_key), None)
+        if key is None or key.revoked:
+            return Outcome(401)
+        return Outcome(200, {"balance": self.accounts[key.account_id].balance})
+
+    # --- money in --------------------------------------------------------------------------------
+
+    def _funds(self, account: Account, kind: str, delta: int, reference: str, reason: str | None) -> None:
+        account.references[(kind, reference)] = (delta, reason)
+        account.records.append((kind, abs(delta), None))
+        account.balance += delta
+
+    def expect_funds(self, kind: str, account_id: int, delta: int | None, reference: str, reason: str | None) -> Outcome:
+        """A recharge (``reason`` None) or an adjustment; ``delta`` None stands for an invalid amount."""
+        if delta is None or abs(delta) > MAX_MICROS:
+            return Outcome(400)
+        if kind == "recharge" and delta <= 0:
+            return Outcome(400)
+        if kind == "adjust" and (delta == 0 or not (reason or "").strip() or len(reason.strip()) > 1000):
+            return Outcome(400)
+        reference = reference.strip()
+        if not reference or len(reference) > 200:
+            return Outcome(400)
+        account = self.accounts.get(account_id)
+        if account is None:
+            return Outcome(404)
+        reason = reason.strip() if reason is not None else None
+        seen = account.references.get((kind, reference))
+        if seen is not None:
+            if seen[0] != delta or (reason is not None and seen[1] != reason):
+                return Outcome(409)
+            return Outcome(200, {"created": False, "balance": account.balance})
+        self._funds(account, kind, delta, reference, reason)
+        return Outcome(200, {"created": True, "balance": account.balance})
+
+    # --- charges ---------------------------------------------------------------------------------
+
+    def expect_charge(self, charge: dict) -> Outcome:
+        """``charge`` holds micros and ms (``price`` None: an invalid amount; ``valid`` False: a
+        malformed field)."""
+        price, origin = charge["price"], charge.get("origin_price")
+        if not charge.get("valid", True) or price is None or price < 0 or (origin is not None and origin < 0):
+            return Outcome(400)
+        key = self.keys.get(charge["access_key_id"])
+        if key is None:
+            return Outcome(404)
+        existing = self.predictions.get(charge["prediction_uuid"])
+        if existing is not None:
+            same = (
+                existing.access_key_id == key.access_key_id
+                and existing.model_uuid == charge["model_uuid"]
+                and existing.price == price
+                and existing.origin_price == (origin if origin is not None else price)
+                and (charge.get("model_type") is None or charge["model_type"] == existing.model_type)
+                and (charge.get("created_at") is None or charge["created_at"] == existing.created_at)
+            )
+            return Outcome(200, {"created": False}) if same else Outcome(409)
+        if key.revoked:
+            return Outcome(409)
+        account = self.accounts[key.account_id]
+        if account.balance < price:
+            return Outcome(402)
+        account.balance -= price
+        account.records.append(("deduct", price, charge["prediction_uuid"]))
+        self.predictions[charge["prediction_uuid"]] = Prediction(
+            charge["prediction_uuid"], key.account_id, key.access_key_id, charge["model_uuid"], price,
+            origin if origin is not None else price, charge.get("model_type") or "", charge.get("created_at"),
+        )
+        return Outcome(200, {"created": True})
+
+    def expect_status(self, uuid: str, status: str) -> Outcome:
+        if status not in STATUSES:
+            return Outcome(400)
+        prediction = self.predictions.get(uuid)
+        if prediction is None:
+            return Outcome(404)
+        if prediction.status == status:
+            return Outcome(200, {"changed": False, "order_state": prediction.order_state})
+        if status not in NEXT.get(prediction.status, set()):
+            return Outcome(409)
+        prediction.status = status
+        if status in REFUNDING:
+            account = self.accounts[prediction.account_id]
+            account.balance += prediction.price
+            account.records.append(("refund", prediction.price, uuid))
+        return Outcome(200, {"changed": True, "order_state": prediction.order_state})

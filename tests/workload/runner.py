@@ -1,0 +1,196 @@
+"""Drive one seed's workload through the HTTP API and compare every answer with the model.
+
+After each step the database's balances and record counts of the seed's accounts must equal the
+model's; at the end every account is read back through the public search API and the whole
+database must pass ``verify``. The first disagreement raises ``Mismatch`` naming the seed, the
+step and the request, so the seed can be replayed alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from billbook.store.db import Database
+from billbook.store.tables import accounts, billing_records
+from tests.checks import averify
+from tests.workload.generator import Generator
+from tests.workload.model import Key, LedgerModel, Outcome
+
+
+class Mismatch(AssertionError):
+    """The server and the model disagree."""
+
+
+def micros(usd: Any) -> int:
+    return int(Decimal(str(usd)) * 1_000_000)
+
+
+class Runner:
+    def __init__(self, http: httpx.AsyncClient, db: Database, admin_token: str, seed: int) -> None:
+        self.http, self.db, self.seed = http, db, seed
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+        self.model = LedgerModel()
+        self.gen = Generator(seed, self.model)
+        self.step_no = 0
+        self.op: dict | None = None
+
+    def fail(self, message: str) -> Mismatch:
+        return Mismatch(f"seed {self.seed}, step {self.step_no}: {message}\n  request: {self.op}")
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    async def _post(self, path: str, body: Any) -> httpx.Response:
+        return await self.http.post(path, json=body, headers=self.admin)
+
+    async def _new_key(self, account_id: int, *, auditor: bool = False) -> httpx.Response:
+        response = await self._post(f"/internal/v1/accounts/{account_id}/keys", {"name": "auditor" if auditor else "k"})
+        if response.status_code == 200:
+            data = response.json()["data"]
+            self.model.add_key(Key(data["access_key_id"], data["ak_id"], account_id, data["api_key"], auditor=auditor))
+        return response
+
+    async def setup(self) -> None:
+        rng = self.gen.rng
+        for n in range(rng.randint(2, 3)):
+            opening = rng.choice((0, 1_000_000, 5_000_000, 20_000_000))
+            body = {"name": f"seed{self.seed}-{n}", "balance": str(Decimal(opening).scaleb(-6))}
+            response = await self._post("/internal/v1/accounts", body)
+            assert response.status_code == 200, response.text
+            account_id = response.json()["data"]["id"]
+            self.model.add_account(account_id, opening)
+            await self._new_key(account_id, auditor=True)
+            await self._new_key(account_id)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _compare(self, expected: Outcome, response: httpx.Response, data: dict | None = None) -> None:
+        if response.status_code != expected.status:
+            raise self.fail(f"status {response.status_code}, model says {expected.status}: {response.text[:300]}")
+        payload = response.json()
+        if payload.get("code") != response.status_code:
+            raise self.fail(f"envelope code {payload.get('code')} != HTTP {response.status_code}")
+        data = data if data is not None else payload.get("data")
+        for name, want in expected.fields.items():
+            got = data.get(name) if data else None
+            if name == "balance":
+                got = micros(got)
+            if got != want:
+                raise self.fail(f"{name} is {got!r}, model says {want!r}")
+
+    async def step(self, op: dict) -> None:
+        self.op = op
+        kind = op["kind"]
+        if kind == "charge":
+            expected = self.model.expect_charge(op["charge"])
+            self._compare(expected, await self._post("/internal/v1/charges", op["body"]))
+        elif kind == "batch":
+            await self._batch(op)
+        elif kind == "status":
+            expected = self.model.expect_status(op["uuid"], op["status"])
+            response = await self._post(f"/internal/v1/predictions/{op['uuid']}/status", op["body"])
+            self._compare(expected, response)
+        elif kind in ("recharge", "adjust"):
+            expected = self.model.expect_funds(kind, op["account_id"], op["amount"], op["reference"], op["reason"])
+            path = f"/internal/v1/accounts/{op['account_id']}/{kind}{'s' if kind == 'recharge' else 'ments'}"
+            self._compare(expected, await self._post(path, op["body"]))
+        elif kind == "revoke":
+            expected = self.model.expect_revoke(op["access_key_id"])
+            self._compare(expected, await self.http.delete(f"/internal/v1/keys/{op['access_key_id']}", headers=self.admin))
+        elif kind == "new_key":
+            response = await self._new_key(op["account_id"])
+            self._compare(Outcome(200), response)
+        elif kind == "balance":
+            key = self.model.keys[op["key"]]
+            expected = self.model.expect_balance(key.api_key)
+            headers = {"Authorization": f"Bearer {key.api_key}"}
+            self._compare(expected, await self.http.get("/api/v3/balance", headers=headers))
+        else:
+            raise AssertionError(f"unknown step {kind}")
+
+    async def _batch(self, op: dict) -> None:
+        expected = [self.model.expect_charge(item["charge"]) for item in op["items"]]
+        response = await self._post("/internal/v1/charges/batch", op["body"])
+        self._compare(Outcome(200), response)
+        results = response.json()["data"]["results"]
+        names = {402: "insufficient", 400: "invalid", 404: "invalid", 409: "invalid"}
+        for index, (want, got) in enumerate(zip(expected, results, strict=True)):
+            status = names.get(want.status) or ("created" if want.fields.get("created") else "duplicate")
+            if got["status"] != status or got["code"] != want.status:
+                raise self.fail(f"batch item {index}: {got['status']}/{got['code']}, model says {status}/{want.status}")
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    async def check_database(self) -> None:
+        """Balances and record counts of the seed's accounts equal the model's."""
+        ids = list(self.model.accounts)
+        r = billing_records.c
+        query = (
+            select(accounts.c.id, accounts.c.balance, r.billing_type, func.count(r.id))
+            .select_from(accounts.outerjoin(billing_records, r.account_id == accounts.c.id))
+            .where(accounts.c.id.in_(ids))
+            .group_by(accounts.c.id, accounts.c.balance, r.billing_type)
+        )
+        balances: dict[int, int] = {}
+        counts: dict[int, Counter] = {i: Counter() for i in ids}
+        async with self.db.transaction(write=False) as conn:
+            for account_id, balance, kind, n in (await conn.execute(query)).all():
+                balances[account_id] = balance
+                if kind is not None:
+                    counts[account_id][kind] = n
+        for account_id, account in self.model.accounts.items():
+            if balances[account_id] != account.balance:
+                raise self.fail(f"account {account_id} balance {balances[account_id]}, model says {account.balance}")
+            if counts[account_id] != account.counts():
+                raise self.fail(f"account {account_id} records {dict(counts[account_id])}, model says {dict(account.counts())}")
+
+    async def _records(self, key: Key) -> list[dict]:
+        items, page = [], 1
+        headers = {"Authorization": f"Bearer {key.api_key}"}
+        while True:
+            body = {"page": page, "page_size": 100, "sort": "created_at ASC"}
+            response = await self.http.post("/api/v3/billings/search", json=body, headers=headers)
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            items += data["items"]
+            if not data["has_more"]:
+                return items
+            page += 1
+
+    async def check_final(self) -> None:
+        """Each account read back through the public API; then ``verify`` over the database."""
+        auditors = {k.account_id: k for k in self.model.keys.values() if k.auditor}
+        for account_id, account in self.model.accounts.items():
+            items = await self._records(auditors[account_id])
+            got = sorted(
+                ((i["billing_type"], micros(i["price"]), i["prediction"]["uuid"] if i["prediction"] else None)
+                 for i in items),
+                key=str,
+            )
+            want = sorted(account.records, key=str)
+            if got != want:
+                raise self.fail(f"account {account_id} search shows {got}, model has {want}")
+            for item in items:
+                if item["prediction"] is None:
+                    continue
+                p = self.model.predictions[item["prediction"]["uuid"]]
+                if (item["prediction"]["status"], item["order"]["state"]) != (p.status, p.order_state):
+                    raise self.fail(f"prediction {p.uuid} shows {item['prediction']['status']}/{item['order']['state']}, "
+                                    f"model has {p.status}/{p.order_state}")
+        report = await averify(self.db)
+        if not report.ok:
+            raise self.fail("verify: " + "; ".join(map(str, report.violations[:10])))
+
+
+async def run_seed(http: httpx.AsyncClient, db: Database, admin_token: str, seed: int, steps: int) -> None:
+    runner = Runner(http, db, admin_token, seed)
+    await runner.setup()
+    for runner.step_no in range(1, steps + 1):
+        await runner.step(runner.gen.next())
+        await runner.check_database()
+    runner.op = None
+    await runner.check_final()
