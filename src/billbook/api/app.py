@@ -6,24 +6,25 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 from billbook import __version__
-from billbook.api import errors
+from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
 from billbook.api.routes import health, internal, public
 from billbook.ledger import keys
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
+from billbook.web import INDEX_HTML, STATIC_DIR
 
 log = logging.getLogger("billbook")
-STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
 async def prepare(db: Database, settings: Settings) -> AdminAuth:
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    middleware.install(app, settings)
     app.include_router(public.router)
     app.include_router(internal.router)
     app.include_router(health.router)
@@ -87,12 +89,20 @@ def _describe_errors_truthfully(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class _Revalidated(StaticFiles):
+    """Static files that browsers re-check on every load, so an upgrade never mixes old and new."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def _mount_dashboard(app: FastAPI) -> None:
-    index = STATIC / "index.html"
-    if not index.exists():
+    if not INDEX_HTML.exists():
         return
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", _Revalidated(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return FileResponse(INDEX_HTML, headers={"Cache-Control": "no-cache"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shlex
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ def demo(
     """
     from billbook.cli.server import prepare_database, run_server
 
+    os.environ.setdefault("BILLBOOK_LOG_FORMAT", "text")  # a person is watching this terminal
     console = Console()
     if db == DEMO_DB:
         for suffix in ("", "-wal", "-shm"):

@@ -30,7 +30,12 @@ def prepare_database(db_url: str) -> None:
 def run_server(db_url: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
+    from billbook.api.metrics import clear_multiprocess_dir
+    from billbook.logs import uvicorn_log_config
+    from billbook.settings import get_settings
+
     os.environ["BILLBOOK_DATABASE_URL"] = db_url
+    clear_multiprocess_dir()
     uvicorn.run(
         "billbook.api.app:create_app",
         factory=True,
@@ -38,6 +43,9 @@ def run_server(db_url: str, host: str, port: int, workers: int = 1) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        # JSON lines (or BILLBOOK_LOG_FORMAT=text); billbook writes its own access line, with the request id.
+        log_config=uvicorn_log_config(get_settings().log_format),
+        access_log=False,
         # The dashboard and API are one origin; no proxy headers are trusted by default.
         proxy_headers=False,
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.api import render
+from billbook.api import metrics, render
 from billbook.api.decimal_json import DecimalJSONRoute
 from billbook.api.deps import admin_token, as_operator
 from billbook.api.envelope import JSONBody, success
@@ -132,6 +132,7 @@ async def charge(request: Request, body: ChargeRequest) -> JSONBody:
     async with as_operator(request) as conn:
         result = await charges.charge(conn, _charge(body))
         item = (await _items(conn, [result.record_id]))[result.record_id]
+    metrics.charged(result)
     return success({"created": result.created, "record": item})
 
 
@@ -150,6 +151,7 @@ async def charge_batch(request: Request, body: BatchChargeRequest) -> JSONBody:
     parsed = [_parse_charge(raw) for raw in body.charges]
     async with as_operator(request) as conn:
         outcomes = await charges.charge_many(conn, parsed)
+    metrics.charged_batch(outcomes)
     results = [
         {
             "index": o.index,
@@ -173,6 +175,7 @@ async def set_status(request: Request, uuid: PredictionUuid, body: StatusRequest
         refund = None
         if change.refund_record_id is not None:
             refund = (await _items(conn, [change.refund_record_id]))[change.refund_record_id]
+    metrics.status_changed(change)
     return success(
         {
             "prediction_uuid": change.prediction_uuid,
