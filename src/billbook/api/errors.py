@@ -63,7 +63,7 @@ def describe(errors: list[dict[str, Any]]) -> str:
     if msg.startswith("Input should be"):
         return f"{field} must be{msg.removeprefix('Input should be')}"
     if msg.startswith(("String should have", "List should have")):
-        return f"{field} must have{msg.split('have', 1)[1]}"
+        return f"{field} must have{msg.split('have', 1)[1]}".replace(" after validation", "")
     return f"{field}: {msg}"
 
 

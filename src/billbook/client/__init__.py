@@ -1,0 +1,88 @@
+"""Python SDK for billbook's customer API (also works against the upstream WaveSpeedAI service).
+
+    from billbook.client import Client
+
+    with Client() as client:                      # BILLBOOK_BASE_URL, BILLBOOK_API_KEY
+        print(client.balance().balance)           # Decimal('156.78')
+        for record in client.billings.iter(billing_type="deduct"):
+            print(record.created_at, record.price)
+
+Needs only httpx: importing it never pulls in the server's stack.
+"""
+
+from billbook.client._billings import (
+    AsyncBillingIterator,
+    AsyncBillings,
+    BillingIterator,
+    Billings,
+    ExportResult,
+)
+from billbook.client._client import AsyncClient, Client
+from billbook.client._http import DEFAULT_BASE_URL
+from billbook.client.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BillbookClientError,
+    ConfigurationError,
+    ConflictError,
+    InsufficientBalanceError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+)
+from billbook.client.types import (
+    Balance,
+    BillingPage,
+    BillingRecord,
+    BillingType,
+    DailyModelUsage,
+    DailyUsage,
+    ModelUsage,
+    Order,
+    Prediction,
+    SortOrder,
+    UsageStats,
+    UsageSummary,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncBillingIterator",
+    "AsyncBillings",
+    "AsyncClient",
+    "AuthenticationError",
+    "Balance",
+    "BillbookClientError",
+    "BillingIterator",
+    "BillingPage",
+    "BillingRecord",
+    "BillingType",
+    "Billings",
+    "Client",
+    "ConfigurationError",
+    "ConflictError",
+    "DailyModelUsage",
+    "DailyUsage",
+    "ExportResult",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "ModelUsage",
+    "NotFoundError",
+    "Order",
+    "Prediction",
+    "RateLimitError",
+    "ServerError",
+    "SortOrder",
+    "UsageStats",
+    "UsageSummary",
+]
