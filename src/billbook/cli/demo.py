@@ -147,7 +147,6 @@ def demo(
     """
     from billbook.cli.server import prepare_database, run_server
 
-    os.environ.setdefault("BILLBOOK_LOG_FORMAT", "text")  # a person is watching this terminal
     console = Console()
     if db == DEMO_DB:
         for suffix in ("", "-wal", "-shm"):
@@ -169,4 +168,5 @@ def demo(
     print(_curl(base, api_key))
     print(f"\nexport BILLBOOK_API_KEY={api_key} BILLBOOK_BASE_URL={base}\n", flush=True)
     if serve:
-        run_server(db, host, port)
+        # A person is watching this terminal: plain log lines unless asked otherwise.
+        run_server(db, host, port, log_format=os.environ.get("BILLBOOK_LOG_FORMAT", "text"))

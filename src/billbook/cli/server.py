@@ -27,7 +27,7 @@ def prepare_database(db_url: str) -> None:
     asyncio.run(main())
 
 
-def run_server(db_url: str, host: str, port: int, workers: int = 1) -> None:
+def run_server(db_url: str, host: str, port: int, workers: int = 1, log_format: str | None = None) -> None:
     import uvicorn
 
     from billbook.api.metrics import clear_multiprocess_dir
@@ -44,7 +44,7 @@ def run_server(db_url: str, host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         log_level="info",
         # JSON lines (or BILLBOOK_LOG_FORMAT=text); billbook writes its own access line, with the request id.
-        log_config=uvicorn_log_config(get_settings().log_format),
+        log_config=uvicorn_log_config(log_format or get_settings().log_format),
         access_log=False,
         # The dashboard and API are one origin; no proxy headers are trusted by default.
         proxy_headers=False,
