@@ -9,8 +9,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
-#: Largest amount accepted anywhere: 1e12 USD, far below the 64-bit limit even when summed.
-MAX_MICROS = 10**18
+#: Largest amount accepted anywhere: 1e9 USD. Balances are kept within ``MAX_BALANCE_MICROS``.
+MAX_MICROS = 10**15
+#: 2**53: every balance below it renders exactly as a JSON number and sums far from int64 overflow.
+MAX_BALANCE_MICROS = 2**53
 
 
 class MoneyError(ValueError):
@@ -23,10 +25,12 @@ def usd_to_micros(value: Decimal | int | str) -> int:
         raise MoneyError("must be an exact decimal number, not a binary float or boolean")
     try:
         amount = Decimal(value) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, ValueError) as exc:
+    except (InvalidOperation, ValueError, ArithmeticError) as exc:
         raise MoneyError("must be a number") from exc
     if not amount.is_finite():
         raise MoneyError("must be a finite number")
+    if amount and amount.adjusted() > 12:  # checked before any arithmetic on a huge exponent
+        raise MoneyError("is too large")
     micros = amount * MICROS_PER_USD
     if micros != micros.to_integral_value():
         raise MoneyError("must have at most 6 decimal places")

@@ -215,3 +215,21 @@ async def test_unexpected_failure_is_500_without_internals(app, monkeypatch: pyt
         response = await client.get("/api/v3/balance", headers=who["headers"])
     assert_error(response, 500, "internal server error")
     assert "postgresql" not in response.text
+
+
+async def test_missing_or_non_utf8_body_is_400(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN)
+    response = await client.post("/api/v3/user/usage_stats", headers=who["headers"])
+    assert_error(response, 400, "request body is required")
+    bad = await client.post(SEARCH, content=b'{"sort": "\xff"}', headers=who["headers"])
+    assert_error(bad, 400, "not valid JSON")
+
+
+async def test_balances_stay_within_exact_range(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN, balance="1000000000")
+    url = f"/internal/v1/accounts/{who['account']['id']}/recharges"
+    for i in range(8):
+        assert (await client.post(url, json={"amount": "1000000000", "reference": f"r{i}"}, headers=ADMIN)).status_code == 200
+    response = await client.post(url, json={"amount": "1000000000", "reference": "r9"}, headers=ADMIN)
+    assert_error(response, 400, "amount would take the balance beyond")
+    assert_error(await client.post(url, json={"amount": "1e13", "reference": "x"}, headers=ADMIN), 400, "amount is too large")

@@ -154,3 +154,12 @@ async def test_back_filled_charge_keeps_its_time(client: httpx.AsyncClient) -> N
     who = await acustomer(client, ADMIN_TOKEN)
     data = await acreate_charge(client, ADMIN_TOKEN, who["key"]["access_key_id"], created_at=1_700_000_000_123)
     assert data["record"]["created_at"] == "2023-11-14T22:13:20.123Z"
+
+
+async def test_a_refund_is_never_dated_before_its_charge(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN)
+    uuid = new_uuid()
+    charged = await acreate_charge(client, ADMIN_TOKEN, who["key"]["access_key_id"], prediction_uuid=uuid,
+                                   created_at=1_800_000_000_000)
+    refund = (await aset_status(client, ADMIN_TOKEN, uuid, "failed", at=1_700_000_000_000))["refund"]
+    assert refund["created_at"] == charged["record"]["created_at"]

@@ -66,3 +66,13 @@ async def test_concurrent_refunds_and_charges_keep_the_invariant(client: httpx.A
     balance = (await client.get("/api/v3/balance", headers=who["headers"])).json()["data"]["balance"]
     assert round(balance * 10) == 20 - codes.count(200) and balance >= 0
     assert await _sum_of_records(client, who) == balance
+
+
+async def test_concurrent_retries_of_a_charge_the_balance_covers_once(client: httpx.AsyncClient) -> None:
+    """Retries racing the first attempt see it as a retry, never as a charge the balance refuses."""
+    who = await acustomer(client, ADMIN_TOKEN, balance="0.05")
+    uuid = new_uuid()
+    codes = await asyncio.gather(*(_charge(client, who["key"]["access_key_id"], uuid, "0.04") for _ in range(12)))
+    assert codes == [200] * 12
+    balance = (await client.get("/api/v3/balance", headers=who["headers"])).json()["data"]["balance"]
+    assert balance == 0.01

@@ -22,7 +22,11 @@ JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = (await self.body()).decode("utf-8", errors="replace")
+            raw = await self.body()
+            try:
+                body = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise json.JSONDecodeError("body is not UTF-8", raw.decode("latin-1"), exc.start) from exc
 
             def reject(name: str) -> Any:
                 raise json.JSONDecodeError(f"{name} is not a number", body, 0)

@@ -48,6 +48,8 @@ def describe(errors: list[dict[str, Any]]) -> str:
     if not field:
         if kind in ("model_attributes_type", "dict_type", "model_type"):
             return "request body must be a JSON object"
+        if kind == "missing":
+            return "request body is required: send a JSON object"
         return msg.removeprefix("Value error, ")
     if any(_is_tag(str(p)) for p in loc) and kind in ("string_type", "list_type"):
         return f"{field.split('[')[0]} must be a string or an array of strings"

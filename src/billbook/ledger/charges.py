@@ -171,18 +171,21 @@ async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]
             batch.refuse(index, item.prediction_uuid, exc)
             continue
         valid.append((index, item))
-    new, repeats = await _sort_out(conn, batch, valid)
-    held = await _hold(conn, batch, new)
+    keys = await key_store.by_access_key_ids(conn, {c.access_key_id for _, c in valid})
+    # Lock first, then look for recorded charges: a concurrent charge of the same prediction has
+    # then either committed (and is seen as a retry) or not started, never half-way.
+    balances = await account_store.lock_many(conn, {k["account_id"] for k in keys.values()})
+    new, repeats = await _sort_out(conn, batch, valid, keys)
+    held = await _hold(conn, batch, new, balances)
     await _write(conn, batch, held)
     _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new})
     return [r for r in batch.results if r is not None]
 
 
 async def _sort_out(
-    conn: AsyncConnection, batch: _Batch, valid: list[tuple[int, Charge]]
+    conn: AsyncConnection, batch: _Batch, valid: list[tuple[int, Charge]], keys: dict[str, dict]
 ) -> tuple[list[_New], list[tuple[int, Charge, dict]]]:
     """Split valid charges into new ones and repeats; answer retries of recorded charges."""
-    keys = await key_store.by_access_key_ids(conn, {c.access_key_id for _, c in valid})
     existing = await prediction_store.many_with_orders(conn, {c.prediction_uuid for _, c in valid})
     deducts = await billing_store.deducts_for_orders(conn, [e["order_id"] for e in existing.values()])
     new: list[_New] = []
@@ -210,9 +213,8 @@ async def _sort_out(
     return new, repeats
 
 
-async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New]) -> list[_New]:
-    """Take each new charge's price from its account while the balance covers it."""
-    balances = await account_store.lock_many(conn, {n.key["account_id"] for n in new})
+async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New], balances: dict[int, int]) -> list[_New]:
+    """Take each new charge's price from its (locked) account while the balance covers it."""
     deltas: dict[int, int] = defaultdict(int)
     held = []
     for item in new:
@@ -240,9 +242,10 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
     order_uuids, record_uuids = new_uuids(len(held)), new_uuids(len(held))
     for item in held:
         item.at = item.charge.created_at if item.charge.created_at is not None else now
+    # Inserted in uuid order: two batches sharing uuids then wait on each other in one direction only.
     prediction_ids = await prediction_store.insert_many(
         conn,
-        [
+        sorted([
             {
                 "uuid": n.charge.prediction_uuid,
                 "account_id": n.key["account_id"],
@@ -253,7 +256,7 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
                 "created_at": n.at,
             }
             for n in held
-        ],
+        ], key=lambda row: row["uuid"]),
     )
     lost = [n for n in held if n.charge.prediction_uuid not in prediction_ids]
     if lost:
@@ -384,10 +387,11 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     if found["status"] == status:
         return StatusChange(uuid, status, changed=False, order_state=found["order_state"])
     _check_transition(found["status"], status, uuid)
-    at = at if at is not None else now_ms()
-    await prediction_store.set_status(conn, found["id"], status, at)
     deduct = await billing_store.record_for_order(conn, found["order_id"], "deduct")
     assert deduct is not None, "every order has its deduct"
+    # Never before the charge (a platform clock behind ours): a refund dated first would sort first.
+    at = max(at if at is not None else now_ms(), deduct["created_at"])
+    await prediction_store.set_status(conn, found["id"], status, at)
     usage_cell = {
         "account_id": found["account_id"],
         "day": day_of(deduct["created_at"]),

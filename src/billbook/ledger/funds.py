@@ -8,7 +8,7 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
-from billbook.money import format_usd
+from billbook.money import MAX_BALANCE_MICROS, format_usd
 from billbook.store import accounts as account_store
 from billbook.store import billing as billing_store
 from billbook.times import now_ms
@@ -49,6 +49,8 @@ async def _apply(
                 f"{format_usd(existing['delta'])} USD with a different payload"
             )
         return FundsResult(existing, balance, created=False)
+    if abs(balance + delta) > MAX_BALANCE_MICROS:
+        raise InvalidRequest("amount would take the balance beyond what billbook keeps exactly (9e9 USD)")
     record = {
         "uuid": uuid4().hex,
         "account_id": account_id,

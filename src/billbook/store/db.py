@@ -33,7 +33,8 @@ def async_url(url: str) -> URL:
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg")
-    raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {url!r}")
+    shown = parsed.render_as_string(hide_password=True)
+    raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {shown!r}")
 
 
 def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:

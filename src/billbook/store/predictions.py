@@ -21,7 +21,7 @@ async def get_with_order(conn: AsyncConnection, uuid: str, *, lock: bool = False
     """
     query = _with_order().where(predictions.c.uuid == uuid)
     if lock:
-        query = query.with_for_update(of=predictions)
+        query = query.with_for_update(of=(predictions, orders))
     row = (await conn.execute(query)).mappings().first()
     return dict(row) if row else None
 
