@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store.bulk import unnest_source
 from billbook.store.tables import accounts
 
 
@@ -67,9 +68,18 @@ async def lock_many(conn: AsyncConnection, account_ids: Collection[int]) -> dict
 
 
 _ADD = update(accounts).where(accounts.c.id == bindparam("aid")).values(balance=accounts.c.balance + bindparam("delta"))
+_CHANGES = unnest_source({"aid": Integer(), "delta": BigInteger()}).subquery("changes")
+#: PostgreSQL: every balance change of a batch in one ``UPDATE … FROM unnest(…)``.
+_ADD_ARRAYS = (
+    update(accounts).where(accounts.c.id == _CHANGES.c.aid).values(balance=accounts.c.balance + _CHANGES.c.delta)
+)
 
 
 async def add_many(conn: AsyncConnection, deltas: dict[int, int]) -> None:
-    """Apply signed changes to several balances in one round trip."""
-    if deltas:
+    """Apply signed changes to several balances in one statement."""
+    if not deltas:
+        return
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_ADD_ARRAYS, {"aid": list(deltas), "delta": list(deltas.values())})
+    else:
         await conn.execute(_ADD, [{"aid": a, "delta": d} for a, d in deltas.items()])

@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store.bulk import insert_returning
+from billbook.store.bulk import as_arrays, insert_returning, unnest_source
 from billbook.store.upsert import one_of
 from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions
 from billbook.times import MS_PER_DAY
@@ -31,10 +31,11 @@ async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> list[int]:
     by_uuid = dict(await insert_returning(conn, billing_records, full, ("uuid", "id")))
     ids = [int(by_uuid[row["uuid"]]) for row in rows]
     per_day = Counter((r["account_id"], r["created_at"] // MS_PER_DAY, r["billing_type"]) for r in rows)
-    await conn.execute(
-        _count_upsert(conn.dialect.name),
-        [{"account_id": a, "day": d, "billing_type": t, "n": n} for (a, d, t), n in per_day.items()],
-    )
+    counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_count_upsert("postgresql", arrays=True), as_arrays(counts, _COUNT_COLUMNS))
+    else:
+        await conn.execute(_count_upsert(conn.dialect.name), counts)
     return ids
 
 
@@ -43,13 +44,19 @@ async def insert(conn: AsyncConnection, **row: Any) -> int:
     return (await insert_many(conn, [row]))[0]
 
 
+_COUNT_COLUMNS = ("account_id", "day", "billing_type", "count")
+
+
 @lru_cache
-def _count_upsert(dialect: str) -> Any:
-    """``billing_daily.count += n`` for a day and type; built once per dialect."""
+def _count_upsert(dialect: str, *, arrays: bool = False) -> Any:
+    """``billing_daily.count += n`` for days and types; built once per dialect (``arrays``: many
+    rows as one array per column, PostgreSQL)."""
     module = sqlite if dialect == "sqlite" else postgresql
-    statement = module.insert(billing_daily).values(
-        account_id=bindparam("account_id"), day=bindparam("day"), billing_type=bindparam("billing_type"), count=bindparam("n")
-    )
+    if arrays:
+        source = unnest_source({c: billing_daily.c[c].type for c in _COUNT_COLUMNS})
+        statement = module.insert(billing_daily).from_select(list(_COUNT_COLUMNS), source)
+    else:
+        statement = module.insert(billing_daily).values({c: bindparam(c) for c in _COUNT_COLUMNS})
     return statement.on_conflict_do_update(
         index_elements=["account_id", "day", "billing_type"],
         set_={"count": billing_daily.c.count + statement.excluded.count},

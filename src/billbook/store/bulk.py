@@ -7,11 +7,11 @@ SQLite, in-process, takes SQLAlchemy's ``executemany`` with ``RETURNING``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,3 +55,16 @@ async def insert_returning(
         statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
     statement = statement.returning(*(table.c[c] for c in returning))
     return [tuple(r) for r in await conn.execute(statement, list(rows))]
+
+
+def unnest_source(columns: dict[str, Any]) -> Any:
+    """``SELECT unnest(:a) AS a, unnest(:b) AS b, …`` (PostgreSQL): a whole list of rows as one
+    array parameter per column (``columns`` maps names to SQL types), read back in lockstep."""
+    return select(
+        *(func.unnest(bindparam(name, type_=postgresql.ARRAY(sql_type))).label(name) for name, sql_type in columns.items())
+    )
+
+
+def as_arrays(rows: Sequence[dict], columns: Iterable[str]) -> dict[str, list]:
+    """Rows as one list per column, the parameters of an ``unnest_source``."""
+    return {c: [row[c] for row in rows] for c in columns}

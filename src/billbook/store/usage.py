@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store.bulk import as_arrays, unnest_source
 from billbook.store.tables import billing_records, predictions, usage_daily
 
 
@@ -19,10 +20,15 @@ _COLUMNS = (
 
 
 @lru_cache
-def _upsert(dialect: str) -> Any:
-    """Built once per dialect: this runs with every charge and status change."""
+def _upsert(dialect: str, *, arrays: bool = False) -> Any:
+    """Built once per dialect: this runs with every charge and status change. With ``arrays``
+    (PostgreSQL), many cells travel as one array per column in a single statement."""
     module = sqlite if dialect == "sqlite" else postgresql
-    statement = module.insert(usage_daily).values({c: bindparam(c) for c in _COLUMNS})
+    if arrays:
+        source = unnest_source({c: usage_daily.c[c].type for c in _COLUMNS})
+        statement = module.insert(usage_daily).from_select(list(_COLUMNS), source)
+    else:
+        statement = module.insert(usage_daily).values({c: bindparam(c) for c in _COLUMNS})
     t, new = usage_daily.c, statement.excluded
     greatest = func.max if dialect == "sqlite" else func.greatest
     return statement.on_conflict_do_update(
@@ -148,4 +154,7 @@ async def add_many(conn: AsyncConnection, cells: list[dict]) -> None:
             | {"model_type": cell.get("model_type", ""), "last_used_at": cell.get("used_at", 0), "last_price": cell.get("price", 0)}
             for cell in cells
         ]
-        await conn.execute(_upsert(conn.dialect.name), rows)
+        if conn.dialect.name == "postgresql":
+            await conn.execute(_upsert("postgresql", arrays=True), as_arrays(rows, _COLUMNS))
+        else:
+            await conn.execute(_upsert(conn.dialect.name), rows)
