@@ -8,6 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import BigInteger, Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store import fast
 from billbook.store.bulk import unnest_source
 from billbook.store.tables import accounts
 
@@ -24,10 +25,12 @@ async def get(conn: AsyncConnection, account_id: int) -> dict | None:
     return dict(row) if row else None
 
 
+_BALANCE = select(accounts.c.balance).where(accounts.c.id == bindparam("account_id"))
+
+
 async def balance(conn: AsyncConnection, account_id: int) -> int | None:
-    result = await conn.execute(select(accounts.c.balance).where(accounts.c.id == account_id))
-    value = result.scalar_one_or_none()
-    return None if value is None else int(value)
+    rows = await fast.fetch(conn, _BALANCE, {"account_id": account_id})
+    return int(rows[0]["balance"]) if rows else None
 
 
 async def add_to_balance(conn: AsyncConnection, account_id: int, delta: int) -> int:

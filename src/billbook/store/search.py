@@ -8,10 +8,14 @@ from ``billing_daily`` for whole days and from the index for the part-days at a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store import fast
 from billbook.store.billing import view_query
 from billbook.store.tables import billing_daily, billing_records, predictions
 
@@ -33,45 +37,113 @@ class Criteria:
         return not (self.prediction_uuids or self.model_uuids or self.access_key_ids)
 
 
-def _conditions(c: Criteria, low: int | None, high: int | None) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a statement has; one statement is built per shape and dialect."""
+
+    dialect: str
+    billing_type: bool
+    low: bool
+    high: bool
+    models: bool
+    keys: bool
+    predictions: bool
+    ascending: bool = False
+
+
+def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
+    return _Shape(
+        conn.dialect.name, c.billing_type is not None, low is not None, high is not None,
+        bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
+    )
+
+
+def _params(c: Criteria, low: int | None, high: int | None) -> dict[str, Any]:
+    return {
+        "account_id": c.account_id,
+        "billing_type": c.billing_type,
+        "low": low,
+        "high": high,
+        "models": list(c.model_uuids),
+        "keys": list(c.access_key_ids),
+        "predictions": list(c.prediction_uuids),
+    }
+
+
+def _among(shape: _Shape, column: Any, name: str) -> ColumnElement[bool]:
+    """``column`` is one of the list parameter ``name``: ``= ANY(array)`` on PostgreSQL."""
+    if shape.dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     r = billing_records.c
-    where: list[ColumnElement[bool]] = [r.account_id == c.account_id]
-    if c.billing_type is not None:
-        where.append(r.billing_type == c.billing_type)
-    if low is not None:
-        where.append(r.created_at >= low)
-    if high is not None:
-        where.append(r.created_at <= high)
-    if c.model_uuids:
-        where.append(r.model_uuid.in_(c.model_uuids))
-    if c.access_key_ids:
-        where.append(r.access_key_id.in_(c.access_key_ids))
-    if c.prediction_uuids:
+    where: list[ColumnElement[bool]] = [r.account_id == bindparam("account_id")]
+    if shape.billing_type:
+        where.append(r.billing_type == bindparam("billing_type"))
+    if shape.low:
+        where.append(r.created_at >= bindparam("low"))
+    if shape.high:
+        where.append(r.created_at <= bindparam("high"))
+    if shape.models:
+        where.append(_among(shape, r.model_uuid, "models"))
+    if shape.keys:
+        where.append(_among(shape, r.access_key_id, "keys"))
+    if shape.predictions:
         ids = select(predictions.c.id).where(
-            predictions.c.account_id == c.account_id, predictions.c.uuid.in_(c.prediction_uuids)
+            predictions.c.account_id == bindparam("account_id"), _among(shape, predictions.c.uuid, "predictions")
         )
         where.append(r.prediction_id.in_(ids))
     return where
 
 
+@lru_cache(maxsize=512)
+def _count_statement(shape: _Shape) -> Any:
+    return select(func.count()).select_from(billing_records).where(and_(*_conditions(shape)))
+
+
 async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None) -> int:
     """Matching records with ``low <= created_at <= high`` (either bound may be open), by the index."""
-    query = select(func.count()).select_from(billing_records).where(and_(*_conditions(criteria, low, high)))
-    return int((await conn.execute(query)).scalar_one())
+    statement = _count_statement(_shape(conn, criteria, low, high))
+    rows = await fast.fetch(conn, statement, _params(criteria, low, high))
+    return int(next(iter(rows[0].values())))
+
+
+@lru_cache(maxsize=16)
+def _day_counts_statement(dialect: str, billing_type: bool, first: bool, last: bool) -> Any:
+    d = billing_daily.c
+    query = select(d.day, func.sum(d.count).label("n")).where(d.account_id == bindparam("account_id"))
+    if billing_type:
+        query = query.where(d.billing_type == bindparam("billing_type"))
+    if first:
+        query = query.where(d.day >= bindparam("first"))
+    if last:
+        query = query.where(d.day <= bindparam("last"))
+    return query.group_by(d.day).order_by(d.day)
 
 
 async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> list[tuple[int, int]]:
     """``(day, records)`` for days in ``[first_day, last_day]`` with any matching record, ascending."""
-    d = billing_daily.c
-    query = select(d.day, func.sum(d.count)).where(d.account_id == criteria.account_id)
-    if criteria.billing_type is not None:
-        query = query.where(d.billing_type == criteria.billing_type)
-    if first_day is not None:
-        query = query.where(d.day >= first_day)
-    if last_day is not None:
-        query = query.where(d.day <= last_day)
-    rows = await conn.execute(query.group_by(d.day).order_by(d.day))
-    return [(int(day), int(n)) for day, n in rows if n]
+    statement = _day_counts_statement(
+        conn.dialect.name, criteria.billing_type is not None, first_day is not None, last_day is not None
+    )
+    params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
+    return [(int(row["day"]), int(row["n"])) for row in await fast.fetch(conn, statement, params) if row["n"]]
+
+
+@lru_cache(maxsize=512)
+def _page_statement(shape: _Shape) -> Any:
+    r = billing_records.c
+    order = (r.created_at.asc(), r.id.asc()) if shape.ascending else (r.created_at.desc(), r.id.desc())
+    ids = (
+        select(r.id)
+        .where(and_(*_conditions(shape)))
+        .order_by(*order)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    ).scalar_subquery()
+    return view_query().where(r.id.in_(ids)).order_by(*order)
 
 
 async def page(
@@ -81,10 +153,6 @@ async def page(
 
     The page's ids are chosen by an inner query over the index alone; only they are joined.
     """
-    r = billing_records.c
-    order = (r.created_at.asc(), r.id.asc()) if criteria.ascending else (r.created_at.desc(), r.id.desc())
-    ids = (
-        select(r.id).where(and_(*_conditions(criteria, low, high))).order_by(*order).offset(offset).limit(limit)
-    ).scalar_subquery()
-    query = view_query().where(r.id.in_(ids)).order_by(*order)
-    return [dict(row) for row in (await conn.execute(query)).mappings()]
+    statement = _page_statement(_shape(conn, criteria, low, high))
+    params = _params(criteria, low, high) | {"offset": offset, "limit": limit}
+    return [dict(row) for row in await fast.fetch(conn, statement, params)]
