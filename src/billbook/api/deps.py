@@ -37,14 +37,14 @@ class AdminAuth:
         return False
 
 
-def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
+async def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
     """The presented secret; a missing or non-Bearer header is refused before the body is read."""
     if creds is None or not creds.credentials.strip():
         raise Unauthorized("missing API key: send the header 'Authorization: Bearer <api_key>'")
     return creds.credentials.strip()
 
 
-def admin_token(request: Request, token: str = Depends(bearer_token)) -> None:
+async def admin_token(request: Request, token: str = Depends(bearer_token)) -> None:
     auth: AdminAuth = request.app.state.admin_auth
     if not auth.check(token):
         raise Unauthorized("invalid admin token")
