@@ -6,9 +6,9 @@ the route's work is done and rolls back if anything raised.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,19 +22,18 @@ from billbook.store.db import Database
 _bearer = HTTPBearer(auto_error=False, description="an API key (public routes) or the admin token")
 
 
-@dataclass(frozen=True)
 class AdminAuth:
     """The admin token as configured, or the salted hash kept in the database."""
 
-    token: str | None = None
-    salted_hash: tuple[str, str] | None = None
+    def __init__(self, token: str | None = None, salted_hash: tuple[str, str] | None = None) -> None:
+        if token is not None:
+            salt = secrets.token_hex(16)
+            salted_hash = (salt, credentials.hash_secret(salt, token))
+        self.salted_hash = salted_hash
 
     def check(self, presented: str) -> bool:
-        if self.token is not None:
-            return credentials.matches("", credentials.hash_secret("", self.token), presented)
-        if self.salted_hash is not None:
-            return credentials.matches(*self.salted_hash, presented)
-        return False
+        """Constant-time comparison of hashes (the configured token is hashed once, at start)."""
+        return self.salted_hash is not None and credentials.matches(*self.salted_hash, presented)
 
 
 async def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
