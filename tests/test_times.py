@@ -21,3 +21,12 @@ def test_round_trip_and_days() -> None:
     assert ms_to_datetime(datetime_to_ms(dt)) == dt
     assert datetime_to_ms(dt.astimezone(timezone(timedelta(hours=-7)))) == datetime_to_ms(dt)
     assert day_to_date(day_of(1_776_947_010_933)) == "2026-04-23"
+
+
+def test_iso_rendering_agrees_with_datetime_everywhere() -> None:
+    import random
+
+    rng = random.Random(5)
+    for ms in [0, 1, 999, 86_399_999, 951_782_400_000, 253_402_300_799_999] + [rng.randrange(0, 4_102_444_800_000) for _ in range(2000)]:
+        expected = ms_to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        assert ms_to_iso(ms) == expected

@@ -13,9 +13,14 @@ def now_ms() -> int:
 
 
 def ms_to_iso(ms: int) -> str:
-    """``1776947010933`` -> ``2026-04-23T12:23:30.933Z`` (always milliseconds, always ``Z``)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """``1776947010933`` -> ``2026-04-23T12:23:30.933Z`` (always milliseconds, always ``Z``).
+
+    ``time.gmtime`` and one format string: every rendered record calls this twice, and going
+    through ``datetime.strftime`` was a quarter of a search's CPU.
+    """
+    seconds, millis = divmod(ms, 1000)
+    t = time.gmtime(seconds)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
 
 
 def ms_to_datetime(ms: int) -> datetime:

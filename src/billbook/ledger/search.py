@@ -44,30 +44,53 @@ class Segment:
     count: int
 
 
-async def _segments(conn: AsyncConnection, c: Criteria) -> list[Segment]:
-    """The search's range cut into whole days (counted by the rollup) and part-days at its edges
-    (counted by the index), in ascending time."""
+def _days(c: Criteria) -> tuple[int | None, int | None, list[tuple[int, int]]]:
+    """The whole UTC days inside the range (open ends stay open) and the part-days at its edges.
+
+    Returns ``(first_day, last_day, edges)``; ``first_day > last_day`` means the range lies within
+    one day, and then the single edge is the whole range.
+    """
     start, end = c.start_ms, c.end_ms
-    first_full = None if start is None else -(-start // MS_PER_DAY)
-    last_full = None if end is None else (end + 1) // MS_PER_DAY - 1
-    if first_full is not None and last_full is not None and first_full > last_full:
-        return [Segment(start, end, await search_store.count(conn, c, start, end))]  # within one day
-    segments = []
-    if start is not None and start < first_full * MS_PER_DAY:  # type: ignore[operator]
-        high = first_full * MS_PER_DAY - 1  # type: ignore[operator]
-        segments.append(Segment(start, high, await search_store.count(conn, c, start, high)))
-    for day, n in await search_store.day_counts(conn, c, first_full, last_full):
-        segments.append(Segment(day * MS_PER_DAY, (day + 1) * MS_PER_DAY - 1, n))
-    if end is not None and (last_full + 1) * MS_PER_DAY <= end:  # type: ignore[operator]
-        low = (last_full + 1) * MS_PER_DAY  # type: ignore[operator]
-        segments.append(Segment(low, end, await search_store.count(conn, c, low, end)))
-    return [s for s in segments if s.count]
+    first = None if start is None else -(-start // MS_PER_DAY)
+    last = None if end is None else (end + 1) // MS_PER_DAY - 1
+    if first is not None and last is not None and first > last:
+        return first, last, [(start, end)]  # type: ignore[list-item]
+    edges = []
+    if start is not None and first is not None and start < first * MS_PER_DAY:
+        edges.append((start, first * MS_PER_DAY - 1))
+    if end is not None and last is not None and (last + 1) * MS_PER_DAY <= end:
+        edges.append(((last + 1) * MS_PER_DAY, end))
+    return first, last, edges
+
+
+async def _segments(conn: AsyncConnection, c: Criteria) -> list[Segment]:
+    """The range cut into whole days (counted by the rollup) and part-days at its edges (counted
+    by the index), in ascending time; empty segments left out."""
+    first, last, edges = _days(c)
+    segments = [Segment(low, high, await search_store.count(conn, c, low, high)) for low, high in edges]
+    if first is None or last is None or first <= last:
+        for day, n in await search_store.day_counts(conn, c, first, last):
+            segments.append(Segment(day * MS_PER_DAY, (day + 1) * MS_PER_DAY - 1, n))
+    return sorted((s for s in segments if s.count), key=lambda s: s.low if s.low is not None else -1)
+
+
+async def _total(conn: AsyncConnection, c: Criteria) -> int:
+    """The exact total, summed in the database: what the first page needs, without a row per day."""
+    first, last, edges = _days(c)
+    total = sum([await search_store.count(conn, c, low, high) for low, high in edges])
+    if first is None or last is None or first <= last:
+        total += await search_store.day_total(conn, c, first, last)
+    return total
 
 
 async def _page_by_day(conn: AsyncConnection, c: Criteria, page: int, page_size: int) -> Page:
+    offset = (page - 1) * page_size
+    if offset == 0:
+        total = await _total(conn, c)
+        items = await search_store.page(conn, c, c.start_ms, c.end_ms, offset=0, limit=page_size) if total else []
+        return Page(page, page_size, total, items)
     segments = await _segments(conn, c)
     total = sum(s.count for s in segments)
-    offset = (page - 1) * page_size
     if offset >= total:
         return Page(page, page_size, total, [])
     ordered = segments if c.ascending else list(reversed(segments))

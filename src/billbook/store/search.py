@@ -7,6 +7,7 @@ from ``billing_daily`` for whole days and from the index for the part-days at a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -123,6 +124,21 @@ def _day_counts_statement(dialect: str, billing_type: bool, first: bool, last: b
     return query.group_by(d.day).order_by(d.day)
 
 
+@lru_cache(maxsize=16)
+def _day_total_statement(dialect: str, billing_type: bool, first: bool, last: bool) -> Any:
+    inner = _day_counts_statement(dialect, billing_type, first, last).subquery()
+    return select(func.coalesce(func.sum(inner.c.n), 0).label("n"))
+
+
+async def day_total(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> int:
+    """Records in days ``[first_day, last_day]``, summed in the database (no row per day)."""
+    statement = _day_total_statement(
+        conn.dialect.name, criteria.billing_type is not None, first_day is not None, last_day is not None
+    )
+    params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
+    return int((await fast.fetch(conn, statement, params))[0]["n"])
+
+
 async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> list[tuple[int, int]]:
     """``(day, records)`` for days in ``[first_day, last_day]`` with any matching record, ascending."""
     statement = _day_counts_statement(
@@ -148,11 +164,11 @@ def _page_statement(shape: _Shape) -> Any:
 
 async def page(
     conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None, *, offset: int, limit: int
-) -> list[dict]:
+) -> list[Mapping[str, Any]]:
     """One page of records in ``[low, high]``, joined for rendering, in the search's order.
 
     The page's ids are chosen by an inner query over the index alone; only they are joined.
     """
     statement = _page_statement(_shape(conn, criteria, low, high))
     params = _params(criteria, low, high) | {"offset": offset, "limit": limit}
-    return [dict(row) for row in await fast.fetch(conn, statement, params)]
+    return list(await fast.fetch(conn, statement, params))
