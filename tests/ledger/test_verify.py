@@ -64,7 +64,7 @@ CORRUPTIONS = {
     "refund": [
         "UPDATE predictions SET status = 'completed' WHERE uuid = '{pending_uuid}'",
         "INSERT INTO billing_records (uuid, account_id, billing_type, price, delta, ak_id, access_key_id, order_id,"
-        " prediction_id, model_uuid, created_at, updated_at) SELECT 'f' || SUBSTR(uuid, 2), account_id, 'refund', price, price,"
+        " prediction_id, model_uuid, created_at, updated_at) SELECT 'x' || SUBSTR(uuid, 2), account_id, 'refund', price, price,"
         " ak_id, access_key_id, order_id, prediction_id, model_uuid, created_at, updated_at FROM billing_records"
         " WHERE order_id = {order[pending]}",
     ],
