@@ -95,12 +95,14 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
             account = await accounts.create_account(conn, "Demo Studio")
             issued = [await keys.create_key(conn, account.id, n) for n in ("production", "staging")]
             start = now_ms() - days * MS_PER_DAY
-            balance = (await funds.recharge(conn, account.id, 500_000_000, "demo-opening")).balance
+            balance = (await funds.recharge(conn, account.id, 500_000_000, "demo-opening", at=start - 3_600_000)).balance
             records = 1
             for day in range(days):
                 planned = plan_day(rng, day, start + day * MS_PER_DAY, last=day == days - 1)
+                day_start = start + day * MS_PER_DAY
                 if balance - sum(p.model.price for p in planned) < 100_000_000:
-                    balance = (await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}")).balance
+                    at = planned[0].at - 60_000 if planned else day_start
+                    balance = (await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}", at=at)).balance
                     records += 1
                 await charges.charge_many(
                     conn,
@@ -115,7 +117,8 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
                     if p.status in FAILURES:
                         balance += p.model.price
                         records += 1
-            await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill")
+            await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill",
+                               at=start + (days // 2) * MS_PER_DAY + 43_200_000)
             records += 1
         return DemoAccount(account.id, [(k.name, k.access_key_id, k.api_key) for k in issued], records)
     finally:

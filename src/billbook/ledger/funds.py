@@ -36,6 +36,7 @@ async def _apply(
     delta: int,
     reference: str,
     reason: str | None = None,
+    at: int | None = None,
 ) -> FundsResult:
     reference = _check_reference(reference)
     balance = await account_store.lock(conn, account_id)
@@ -59,21 +60,24 @@ async def _apply(
         "delta": delta,
         "reference": reference,
         "reason": reason,
-        "created_at": now_ms(),
+        "created_at": at if at is not None else now_ms(),
     }
     record["id"] = await billing_store.insert(conn, **record)
     balance = await account_store.add_to_balance(conn, account_id, delta)
     return FundsResult(record, balance, created=True)
 
 
-async def recharge(conn: AsyncConnection, account_id: int, amount: int, reference: str) -> FundsResult:
+async def recharge(
+    conn: AsyncConnection, account_id: int, amount: int, reference: str, *, at: int | None = None
+) -> FundsResult:
+    """Add money; ``at`` dates a back-filled top-up (default: now)."""
     if amount <= 0:
         raise InvalidRequest("amount must be greater than 0")
-    return await _apply(conn, account_id, billing_type="recharge", delta=amount, reference=reference)
+    return await _apply(conn, account_id, billing_type="recharge", delta=amount, reference=reference, at=at)
 
 
 async def adjust(
-    conn: AsyncConnection, account_id: int, amount: int, reason: str, reference: str
+    conn: AsyncConnection, account_id: int, amount: int, reason: str, reference: str, *, at: int | None = None
 ) -> FundsResult:
     """An operator's signed correction. It may take the balance below zero (a chargeback after the
     money was spent is still owed); only charges are refused for want of balance."""
@@ -83,5 +87,5 @@ async def adjust(
     if not reason or len(reason) > 1000:
         raise InvalidRequest("reason must be 1 to 1000 characters")
     return await _apply(
-        conn, account_id, billing_type="adjust", delta=amount, reference=reference, reason=reason
+        conn, account_id, billing_type="adjust", delta=amount, reference=reference, reason=reason, at=at
     )
