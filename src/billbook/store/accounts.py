@@ -44,10 +44,6 @@ async def add_to_balance(conn: AsyncConnection, account_id: int, delta: int) -> 
     return int(result.scalar_one())
 
 
-async def all_ids(conn: AsyncConnection) -> list[int]:
-    return [int(v) for v in (await conn.execute(select(accounts.c.id).order_by(accounts.c.id))).scalars()]
-
-
 async def lock(conn: AsyncConnection, account_id: int) -> int | None:
     """Take the account's row lock (PostgreSQL) for the rest of the transaction; returns the balance.
 

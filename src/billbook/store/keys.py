@@ -70,11 +70,6 @@ async def revoke(conn: AsyncConnection, key_id: int, at: int) -> None:
     )
 
 
-async def list_for_account(conn: AsyncConnection, account_id: int) -> list[dict]:
-    query = select(access_keys).where(access_keys.c.account_id == account_id).order_by(access_keys.c.id)
-    return [dict(r) for r in (await conn.execute(query)).mappings()]
-
-
 async def get_secret(conn: AsyncConnection, name: str) -> dict | None:
     row = (await conn.execute(select(server_secrets).where(server_secrets.c.name == name))).mappings().first()
     return dict(row) if row else None
