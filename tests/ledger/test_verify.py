@@ -63,9 +63,9 @@ CORRUPTIONS = {
     "one_deduct": ["DELETE FROM billing_records WHERE order_id = {order[pending]} AND billing_type = 'deduct'"],
     "refund": [
         "UPDATE predictions SET status = 'completed' WHERE uuid = '{pending_uuid}'",
-        "INSERT INTO billing_records (uuid, account_id, billing_type, price, delta, ak_id, access_key_id, order_id,"
-        " prediction_id, model_uuid, created_at, updated_at) SELECT 'x' || SUBSTR(uuid, 2), account_id, 'refund', price, price,"
-        " ak_id, access_key_id, order_id, prediction_id, model_uuid, created_at, updated_at FROM billing_records"
+        "INSERT INTO billing_records (uuid, account_id, billing_type, price, delta, balance_after, ak_id, access_key_id,"
+        " order_id, prediction_id, model_uuid, created_at, updated_at) SELECT 'x' || SUBSTR(uuid, 2), account_id, 'refund',"
+        " price, price, balance_after + price, ak_id, access_key_id, order_id, prediction_id, model_uuid, created_at, updated_at FROM billing_records"
         " WHERE order_id = {order[pending]}",
     ],
     "order_state": ["UPDATE orders SET state = 'done' WHERE id = {order[pending]}"],
@@ -76,6 +76,7 @@ CORRUPTIONS = {
     ],
     "usage_daily": ["UPDATE usage_daily SET refund_count = refund_count + 1"],
     "billing_daily": ["UPDATE billing_daily SET count = count + 1"],
+    "balance_after": ["UPDATE billing_records SET balance_after = balance_after + 1 WHERE order_id = {order[done]}"],
     "overdraft": [
         # The opening recharge of 1 USD becomes 0.1: the first 0.2 charge then overdrew.
         "UPDATE billing_records SET price = 100000, delta = 100000 WHERE reference = 'opening-balance'"
@@ -102,6 +103,22 @@ async def test_each_corruption_is_named(client: httpx.AsyncClient, app, check: s
     assert not report.ok
     named = {v.check for v in report.violations}
     assert check in named, [str(v) for v in report.violations]
+
+
+async def test_balance_after_names_the_record_and_the_last_one(client: httpx.AsyncClient, app) -> None:  # noqa: ANN001
+    """A wrong ``balance_after`` in the middle breaks the running sum; a balance changed behind the
+    records' back disagrees with the last record's ``balance_after``."""
+    made = await _ledger(client)
+    db: Database = app.state.db
+    await _execute(db, f"UPDATE billing_records SET balance_after = balance_after - 1 WHERE order_id = {_order(made['uuids']['done'])}")
+    await _execute(db, "UPDATE accounts SET balance = balance + 1 WHERE id = :a", a=made["second"]["account"]["id"])
+    found = [v for v in (await averify(db)).violations if v.check == "balance_after"]
+    assert len(found) == 2, [str(v) for v in found]
+    middle, last = sorted(found, key=lambda v: v.account_id or 0)
+    assert middle.account_id == made["first"]["account"]["id"]
+    assert "is not the running sum of the account's records" in middle.message
+    assert last.account_id == made["second"]["account"]["id"]
+    assert last.message.startswith("last record ") and "is not the account's balance, 4.000001 USD" in last.message
 
 
 async def test_missing_rollup_cell_and_half_a_charge(client: httpx.AsyncClient, app) -> None:  # noqa: ANN001

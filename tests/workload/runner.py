@@ -161,6 +161,24 @@ class Runner:
                 return items
             page += 1
 
+    async def _check_amounts(self, key: Key, items: list[dict]) -> None:
+        """The balance rebuilt from the searched records equals ``/api/v3/balance``: the sum of
+        ``amount``, and ``balance_after`` as a running sum in write order (record id order)."""
+        headers = {"Authorization": f"Bearer {key.api_key}"}
+        balance = micros((await self.http.get("/api/v3/balance", headers=headers)).json()["data"]["balance"])
+        if sum(micros(i["amount"]) for i in items) != balance:
+            raise self.fail(f"account {key.account_id}: amounts sum to {sum(micros(i['amount']) for i in items)}, balance {balance}")
+        async with self.db.transaction(write=False) as conn:
+            query = select(billing_records.c.uuid, billing_records.c.id).where(billing_records.c.account_id == key.account_id)
+            ids = dict((await conn.execute(query)).all())
+        running = 0
+        for item in sorted(items, key=lambda i: ids[i["uuid"]]):
+            running += micros(item["amount"])
+            if micros(item["balance_after"]) != running:
+                raise self.fail(f"record {item['uuid']}: balance_after {item['balance_after']}, running sum {running}")
+        if running != balance:
+            raise self.fail(f"account {key.account_id}: last balance_after {running}, balance {balance}")
+
     async def check_final(self) -> None:
         """Each account read back through the public API; then ``verify`` over the database."""
         auditors = {k.account_id: k for k in self.model.keys.values() if k.auditor}
@@ -174,6 +192,7 @@ class Runner:
             want = sorted(account.records, key=str)
             if got != want:
                 raise self.fail(f"account {account_id} search shows {got}, model has {want}")
+            await self._check_amounts(auditors[account_id], items)
             for item in items:
                 if item["prediction"] is None:
                     continue

@@ -35,6 +35,8 @@ def billing_item(view: dict) -> dict:
         "access_key_name": view["access_key_name"] or "",
         "billing_type": view["billing_type"],
         "price": micros_to_json(view["price"]),
+        "amount": micros_to_json(view["delta"]),
+        "balance_after": micros_to_json(view["balance_after"]),
         "created_at": ms_to_iso(view["created_at"]),
         "updated_at": ms_to_iso(max(view["updated_at"], view["order_updated_at"] or 0)),
         "order": order,

@@ -43,6 +43,10 @@ class BillingItem(BaseModel):
     access_key_name: str
     billing_type: Literal["deduct", "refund", "recharge", "adjust"]
     price: float
+    #: The signed change to the balance: negative for a deduct, either sign for an adjust.
+    amount: float
+    #: The balance right after this record, in the ledger's write order.
+    balance_after: float
     created_at: str
     updated_at: str
     order: OrderOut | None

@@ -120,7 +120,11 @@ def _stored_fields(found: dict) -> dict:
 def _conflict(charge: Charge, ak_id: int, first: dict) -> Conflict | None:
     """A retry that disagrees with the first charge; fields the retry left out are not compared."""
     retry = _fields(charge, ak_id)
-    optional = {"model_type": charge.model_type is None, "created_at": charge.created_at is None}
+    optional = {
+        "origin_price": charge.origin_price is None,
+        "model_type": charge.model_type is None,
+        "created_at": charge.created_at is None,
+    }
     diffs = [f for f, v in retry.items() if not optional.get(f) and v != first[f]]
     if not diffs:
         return None
@@ -175,9 +179,10 @@ async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]
     # Lock first, then look for recorded charges: a concurrent charge of the same prediction has
     # then either committed (and is seen as a retry) or not started, never half-way.
     balances = await account_store.lock_many(conn, {k["account_id"] for k in keys.values()})
+    locked = dict(balances)
     new, repeats = await _sort_out(conn, batch, valid, keys)
     held = await _hold(conn, batch, new, balances)
-    await _write(conn, batch, held)
+    await _write(conn, batch, held, locked)
     _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new})
     return [r for r in batch.results if r is not None]
 
@@ -236,8 +241,12 @@ async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New], balances:
     return held
 
 
-async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None:
-    """Predictions, orders, deduct records and rollups for the held charges."""
+async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New], locked: dict[int, int]) -> None:
+    """Predictions, orders, deduct records and rollups for the held charges.
+
+    ``locked`` is each account's balance when its lock was taken. The records get their ids in
+    list order, the ledger's write order, so each deduct's ``balance_after`` is that balance less
+    the prices held before it in the list (charges lost to a concurrent retry excluded)."""
     now = now_ms()
     order_uuids, record_uuids = new_uuids(len(held)), new_uuids(len(held))
     for item in held:
@@ -276,6 +285,11 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
             for i, n in enumerate(held)
         ],
     )
+    running = dict(locked)
+    after = []
+    for n in held:
+        running[n.key["account_id"]] -= n.charge.price
+        after.append(running[n.key["account_id"]])
     records = [
         {
             "uuid": record_uuids[i],
@@ -283,6 +297,7 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New]) -> None
             "billing_type": "deduct",
             "price": n.charge.price,
             "delta": -n.charge.price,
+            "balance_after": after[i],
             "ak_id": n.key["id"],
             "access_key_id": n.key["access_key_id"],
             "order_id": order_ids[prediction_ids[n.charge.prediction_uuid]],
@@ -336,20 +351,32 @@ def _usage_cells(held: list[_New]) -> list[dict]:
 
 
 def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, dict]], firsts: dict[str, _New]) -> None:
-    """A charge repeated within one list shares the first one's outcome, or conflicts with it."""
+    """A charge repeated within one list shares the first one's outcome, or conflicts with it.
+
+    When the first was refused nothing was charged, so there is nothing to conflict with: the
+    repeat is refused in the same way, and says so."""
     for index, charge, key in repeats:
         first = firsts[charge.prediction_uuid]
-        first_at = first.charge.created_at if first.charge.created_at is not None else first.at
-        error = _conflict(charge, key["id"], _fields(first.charge, first.key["id"]) | {"created_at": first_at})
         outcome = batch.results[first.index]
         assert outcome is not None
+        if outcome.error is not None:
+            batch.refuse(index, charge.prediction_uuid, _repeat_of_refused(charge, outcome.error))
+            continue
+        first_at = first.charge.created_at if first.charge.created_at is not None else first.at
+        error = _conflict(charge, key["id"], _fields(first.charge, first.key["id"]) | {"created_at": first_at})
         if error:
             batch.refuse(index, charge.prediction_uuid, error)
-        elif outcome.record_id is not None and outcome.record_uuid is not None:
-            batch.accept(index, charge.prediction_uuid, (outcome.record_id, outcome.record_uuid), created=False)
         else:
-            assert outcome.error is not None
-            batch.refuse(index, charge.prediction_uuid, outcome.error)
+            assert outcome.record_id is not None and outcome.record_uuid is not None
+            batch.accept(index, charge.prediction_uuid, (outcome.record_id, outcome.record_uuid), created=False)
+
+
+def _repeat_of_refused(charge: Charge, refusal: BillbookError) -> BillbookError:
+    """The first charge's refusal (same class, so same status and code), naming the repeat."""
+    return type(refusal)(
+        f"prediction_uuid {charge.prediction_uuid} repeats an earlier charge in this batch "
+        f"that was refused: {refusal.message}"
+    )
 
 
 async def charge(conn: AsyncConnection, charge: Charge) -> ChargeResult:
@@ -410,6 +437,12 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
 
 
 async def _refund(conn: AsyncConnection, found: dict, deduct: dict, at: int) -> int:
+    """Give the order's price back.
+
+    The account is locked before the record is written: the refund's id, its place in the ledger's
+    write order, is then taken while no other writer can change the balance it reports."""
+    balance = await account_store.lock(conn, found["account_id"])
+    assert balance is not None, "a prediction's account exists"
     record_id = await billing_store.insert(
         conn,
         uuid=uuid4().hex,
@@ -417,6 +450,7 @@ async def _refund(conn: AsyncConnection, found: dict, deduct: dict, at: int) -> 
         billing_type="refund",
         price=found["order_price"],
         delta=found["order_price"],
+        balance_after=balance + found["order_price"],
         ak_id=deduct["ak_id"],
         access_key_id=deduct["access_key_id"],
         order_id=found["order_id"],

@@ -58,6 +58,7 @@ async def _apply(
         "billing_type": billing_type,
         "price": abs(delta),
         "delta": delta,
+        "balance_after": balance + delta,
         "reference": reference,
         "reason": reason,
         "created_at": at if at is not None else now_ms(),

@@ -151,6 +151,15 @@ def _overdraft(row: dict) -> Violation:
     )
 
 
+def _balance_after(row: dict) -> Violation:
+    shown = f"balance_after {_usd(row['balance_after'])}"
+    if row["balance_after"] != row["running"]:
+        message = f"record {row['uuid']}: {shown} is not the running sum of the account's records, {_usd(row['running'])}"
+    else:
+        message = f"last record {row['uuid']}: {shown} is not the account's balance, {_usd(row['balance'])}"
+    return Violation("balance_after", message, row["account_id"])
+
+
 def _cell_name(row: dict) -> str:
     return f"{day_to_date(int(row['day']))} {row['model_uuid']} key {row['access_key_id']}"
 
@@ -197,6 +206,7 @@ def checks() -> list[Check]:
         ("orders", lambda c, n: store.bad_orders(c, ORDER_STATES, n), _order),
         ("predictions", store.predictions_without_order, _lonely_prediction),
         ("overdraft", store.overdrawing_deducts, _overdraft),
+        ("balance_after", store.balance_after_mismatches, _balance_after),
         ("usage_daily", store.usage_daily_mismatches, _usage),
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
     ]

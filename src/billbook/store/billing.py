@@ -23,8 +23,11 @@ _OPTIONAL = ("ak_id", "access_key_id", "order_id", "prediction_id", "model_uuid"
 
 
 async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> list[int]:
-    """Append records (``uuid, account_id, billing_type, price, delta, created_at`` and optional links)
-    and count them in ``billing_daily``; returns their ids in the order given."""
+    """Append records (``uuid, account_id, billing_type, price, delta, balance_after, created_at`` and
+    optional links) and count them in ``billing_daily``; returns their ids in the order given.
+
+    Ids are assigned in the order given, and the ledger's write order is record id order: the caller
+    holds the accounts' locks and computes each ``balance_after`` walking ``rows`` in this order."""
     if not rows:
         return []
     full = [dict.fromkeys(_OPTIONAL) | row | {"updated_at": row["created_at"]} for row in rows]
@@ -84,6 +87,7 @@ def view_query() -> Select:
             billing_records.c.billing_type,
             billing_records.c.price,
             billing_records.c.delta,
+            billing_records.c.balance_after,
             billing_records.c.access_key_id,
             billing_records.c.created_at,
             billing_records.c.updated_at,

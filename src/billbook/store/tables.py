@@ -96,6 +96,9 @@ billing_records = Table(
     Column("price", Micros, nullable=False),
     #: Signed effect on the balance; the balance is the sum of these.
     Column("delta", Micros, nullable=False),
+    #: The account's balance right after this record, in the ledger's write order (record id order):
+    #: the running sum of ``delta`` up to and including this record.
+    Column("balance_after", Micros, nullable=False),
     Column("ak_id", Integer, ForeignKey("access_keys.id"), nullable=True),
     Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
     Column("prediction_id", BigId, ForeignKey("predictions.id"), nullable=True),

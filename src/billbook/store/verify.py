@@ -192,6 +192,28 @@ async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[dict]:
     return await _rows(conn, query, limit)
 
 
+async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+    """Records whose ``balance_after`` is not the running sum of their account's deltas in id order
+    (the ledger's write order), and last records whose ``balance_after`` is not the account's balance.
+
+    One pass of two window functions over the records (``from_end = 1`` is each account's newest
+    record); each row carries the account's stored ``balance`` beside it."""
+    running = func.sum(r.delta).over(partition_by=r.account_id, order_by=r.id).label("running")
+    from_end = func.row_number().over(partition_by=r.account_id, order_by=r.id.desc()).label("from_end")
+    ordered = select(r.id, r.uuid, r.account_id, r.balance_after, running, from_end).subquery()
+    last = ordered.c.from_end == 1
+    query = (
+        select(
+            ordered.c.id, ordered.c.uuid, ordered.c.account_id, ordered.c.balance_after, ordered.c.running,
+            accounts.c.balance,
+        )
+        .select_from(ordered.join(accounts, accounts.c.id == ordered.c.account_id))
+        .where(or_(ordered.c.balance_after != ordered.c.running, and_(last, ordered.c.balance_after != accounts.c.balance)))
+        .order_by(ordered.c.id)
+    )
+    return await _rows(conn, query, limit)
+
+
 def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...]):  # noqa: ANN001, ANN202
     """Rows of ``stored`` and ``computed`` (same key and value columns) that differ, by one
     ``UNION ALL`` and ``GROUP BY``: each value appears as ``stored_<v>`` and ``computed_<v>``, and

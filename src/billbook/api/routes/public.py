@@ -82,7 +82,7 @@ async def usage_stats(request: Request, body: UsageStatsRequest, token: str = De
             caller.account_id,
             body.start_time,
             body.end_time,
-            model_uuid=body.model_uuid,
-            access_key_id=body.access_key_uuid,
+            model_uuids=(body.model_uuid,) if body.model_uuid is not None else (),
+            access_key_ids=(body.access_key_uuid,) if body.access_key_uuid is not None else (),
         )
     return success(render.usage_stats(stats))
