@@ -45,8 +45,8 @@ async def test_upstream_shape_of_an_item(client: httpx.AsyncClient) -> None:
     assert data["page"] == 1 and data["total"] == 1 and data["has_more"] is False
     (item,) = data["items"]
     assert set(item) == {
-        "uuid", "access_key_id", "access_key_name", "billing_type", "price", "created_at", "updated_at",
-        "order", "prediction",
+        "uuid", "access_key_id", "access_key_name", "billing_type", "price", "amount", "balance_after",
+        "created_at", "updated_at", "order", "prediction",
     }
     assert item["access_key_id"] == who["key"]["access_key_id"]
     assert item["access_key_name"] == "default"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import asdict
 
 import httpx
 import pytest
@@ -34,7 +35,8 @@ async def assert_rollups_match(db: Database) -> None:
             key = lambda c: (c["day"], c["model_uuid"], c["access_key_id"])  # noqa: E731
             fields = ("deduct_count", "deduct_amount", "refund_count", "refund_amount", "completed_count",
                       "last_used_at", "last_price", "model_type")
-            assert {key(c): tuple(c[f] for f in fields) for c in stored} == {key(c): tuple(c[f] for f in fields) for c in expected}
+            recomputed = [asdict(cell) for cell in expected]
+            assert {key(c): tuple(c[f] for f in fields) for c in stored} == {key(c): tuple(c[f] for f in fields) for c in recomputed}
         r = billing_records.c
         day = (r.created_at // literal_column(str(MS_PER_DAY))).label("day")
         recount = select(r.account_id, day, r.billing_type, func.count()).group_by(r.account_id, day, r.billing_type)

@@ -55,4 +55,4 @@ async def test_day_paging_equals_index_paging(db: Database, seed: int) -> None:
                 got = await search._page_by_day(conn, criteria, page, page_size)
                 want = await search._page_by_index(conn, criteria, page, page_size)
                 assert got.total == want.total, criteria
-                assert [i["id"] for i in got.items] == [i["id"] for i in want.items], (criteria, page, page_size)
+                assert [i.id for i in got.items] == [i.id for i in want.items], (criteria, page, page_size)

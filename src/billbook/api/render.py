@@ -2,43 +2,48 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from billbook.money import micros_to_json
 from billbook.times import day_to_date, ms_to_iso
 
+if TYPE_CHECKING:
+    from billbook.ledger.search import RecordView
 
-def billing_item(view: dict) -> dict:
+
+def billing_item(view: RecordView) -> dict:
     """A record exactly as the upstream page shows it; ``order``/``prediction`` null when absent.
 
     Records are append-only, but what the item shows of its order changes when the prediction
     settles or is refunded; ``updated_at`` is then the order's last change.
     """
     order = None
-    if view["order_uuid"] is not None:
+    if view.order_uuid is not None:
         order = {
-            "uuid": view["order_uuid"],
-            "state": view["order_state"],
-            "price": micros_to_json(view["order_price"]),
-            "origin_price": micros_to_json(view["order_origin_price"]),
+            "uuid": view.order_uuid,
+            "state": view.order_state,
+            "price": micros_to_json(view.order_price),
+            "origin_price": micros_to_json(view.order_origin_price),
             "status": "",
-            "ak_id": view["order_ak_id"],
+            "ak_id": view.order_ak_id,
         }
     prediction = None
-    if view["prediction_uuid"] is not None:
+    if view.prediction_uuid is not None:
         prediction = {
-            "uuid": view["prediction_uuid"],
-            "model_uuid": view["prediction_model_uuid"],
-            "status": view["prediction_status"],
+            "uuid": view.prediction_uuid,
+            "model_uuid": view.prediction_model_uuid,
+            "status": view.prediction_status,
         }
     return {
-        "uuid": view["uuid"],
-        "access_key_id": view["access_key_id"] or "",
-        "access_key_name": view["access_key_name"] or "",
-        "billing_type": view["billing_type"],
-        "price": micros_to_json(view["price"]),
-        "amount": micros_to_json(view["delta"]),
-        "balance_after": micros_to_json(view["balance_after"]),
-        "created_at": ms_to_iso(view["created_at"]),
-        "updated_at": ms_to_iso(max(view["updated_at"], view["order_updated_at"] or 0)),
+        "uuid": view.uuid,
+        "access_key_id": view.access_key_id or "",
+        "access_key_name": view.access_key_name or "",
+        "billing_type": view.billing_type,
+        "price": micros_to_json(view.price),
+        "amount": micros_to_json(view.delta),
+        "balance_after": micros_to_json(view.balance_after),
+        "created_at": ms_to_iso(view.created_at),
+        "updated_at": ms_to_iso(max(view.updated_at, view.order_updated_at or 0)),
         "order": order,
         "prediction": prediction,
     }

@@ -134,8 +134,8 @@ def keys_revoke(
     from billbook.times import ms_to_iso
 
     key = in_transaction(db, lambda conn: keys.revoke_key(conn, access_key_id))
-    data = {"access_key_id": key["access_key_id"], "revoked_at": ms_to_iso(key["revoked_at"])}
-    emit(as_json, data, f"access key {key['access_key_id']} revoked at {data['revoked_at']}")
+    data = {"access_key_id": key.access_key_id, "revoked_at": ms_to_iso(key.revoked_at)}
+    emit(as_json, data, f"access key {key.access_key_id} revoked at {data['revoked_at']}")
 
 
 def recharge(
@@ -159,8 +159,8 @@ def recharge(
     ref = reference or f"cli-{secrets.token_hex(8)}"
     result = in_transaction(db, lambda conn: funds.recharge(conn, account, micros, ref))
     data = {
-        "uuid": result.record["uuid"],
-        "amount": micros_to_json(result.record["delta"]),
+        "uuid": result.record.uuid,
+        "amount": micros_to_json(result.record.delta),
         "reference": ref,
         "balance": micros_to_json(result.balance),
         "created": result.created,

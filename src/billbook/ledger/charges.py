@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.ids import new_uuids
 from billbook.ledger.errors import BillbookError, Conflict, InsufficientBalance, InvalidRequest, NotFound
 from billbook.money import format_usd
 from billbook.store import accounts as account_store
@@ -21,17 +22,18 @@ from billbook.store import billing as billing_store
 from billbook.store import keys as key_store
 from billbook.store import predictions as prediction_store
 from billbook.store import usage as usage_store
-from billbook.ids import new_uuids
+from billbook.store.rows import KeyRow, NewRecord, PredictionWithOrder, Record
 from billbook.times import day_of, now_ms
+from billbook.vocabulary import BatchOutcome, BillingType, OrderState, PredictionStatus
 
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
-FINAL = frozenset({"completed", "failed", "cancelled", "timeout"})
-REFUNDING = frozenset({"failed", "cancelled", "timeout"})
-STATUSES = frozenset({"created", "processing"}) | FINAL
+STATUSES = frozenset(PredictionStatus)
+FINAL = frozenset(s for s in PredictionStatus if s.is_final)
+REFUNDING = frozenset(s for s in PredictionStatus if s.refunds)
 #: Allowed moves; repeating the current status is always a no-op.
 TRANSITIONS = {
-    "created": {"processing"} | FINAL,
-    "processing": set(FINAL),
+    PredictionStatus.CREATED: {PredictionStatus.PROCESSING} | FINAL,
+    PredictionStatus.PROCESSING: set(FINAL),
 }
 
 
@@ -68,11 +70,11 @@ class ChargeResult:
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One charge's outcome: ``created``, ``duplicate``, ``insufficient`` or ``invalid``."""
+    """One charge's outcome."""
 
     index: int
     prediction_uuid: str | None
-    status: str
+    status: BatchOutcome
     code: int
     message: str
     record_id: int | None = None
@@ -80,52 +82,49 @@ class BatchItem:
     error: BillbookError | None = None
 
 
-def _refused(index: int, uuid: str | None, error: BillbookError) -> BatchItem:
-    status = "insufficient" if isinstance(error, InsufficientBalance) else "invalid"
-    return BatchItem(index, uuid, status, error.status, error.message, error=error)
-
-
-def _accepted(index: int, uuid: str, record: tuple[int, str], created: bool) -> BatchItem:
-    return BatchItem(index, uuid, "created" if created else "duplicate", 200, "success", *record)
-
-
 def _origin_price(charge: Charge) -> int:
     """The list price; without one, the price charged is the list price."""
     return charge.origin_price if charge.origin_price is not None else charge.price
 
 
-def _fields(charge: Charge, ak_id: int) -> dict:
+@dataclass(frozen=True, slots=True)
+class _Terms:
     """What a retry must repeat to count as the same charge."""
-    return {
-        "access_key_id": ak_id,
-        "model_uuid": charge.model_uuid,
-        "price": charge.price,
-        "origin_price": _origin_price(charge),
-        "model_type": charge.model_type or "",
-        "created_at": charge.created_at,
-    }
+
+    ak_id: int
+    model_uuid: str
+    price: int
+    origin_price: int
+    model_type: str
+    created_at: int | None
+
+    @classmethod
+    def of(cls, charge: Charge, ak_id: int) -> _Terms:
+        return cls(ak_id, charge.model_uuid, charge.price, _origin_price(charge), charge.model_type or "", charge.created_at)
+
+    @classmethod
+    def stored(cls, found: PredictionWithOrder) -> _Terms:
+        return cls(
+            found.ak_id, found.model_uuid, found.order_price, found.order_origin_price, found.model_type, found.created_at
+        )
 
 
-def _stored_fields(found: dict) -> dict:
-    return {
-        "access_key_id": found["ak_id"],
-        "model_uuid": found["model_uuid"],
-        "price": found["order_price"],
-        "origin_price": found["order_origin_price"],
-        "model_type": found["model_type"],
-        "created_at": found["created_at"],
-    }
+_TERMS = tuple(f.name for f in fields(_Terms))
+#: A term as a conflict names it: the request's field.
+_FIELD_NAMES = {"ak_id": "access_key_id"}
 
 
-def _conflict(charge: Charge, ak_id: int, first: dict) -> Conflict | None:
+def _conflict(charge: Charge, ak_id: int, first: _Terms) -> Conflict | None:
     """A retry that disagrees with the first charge; fields the retry left out are not compared."""
-    retry = _fields(charge, ak_id)
-    optional = {
+    retry = _Terms.of(charge, ak_id)
+    left_out = {
         "origin_price": charge.origin_price is None,
         "model_type": charge.model_type is None,
         "created_at": charge.created_at is None,
     }
-    diffs = [f for f, v in retry.items() if not optional.get(f) and v != first[f]]
+    diffs = [
+        _FIELD_NAMES.get(t, t) for t in _TERMS if not left_out.get(t) and getattr(retry, t) != getattr(first, t)
+    ]
     if not diffs:
         return None
     return Conflict(
@@ -137,7 +136,7 @@ def _conflict(charge: Charge, ak_id: int, first: dict) -> Conflict | None:
 class _New:
     index: int
     charge: Charge
-    key: dict
+    key: KeyRow
     at: int = 0
 
 
@@ -148,11 +147,21 @@ class _Batch:
         self.results: list[BatchItem | None] = [None] * size
 
     def refuse(self, index: int, uuid: str | None, error: BillbookError) -> None:
-        self.results[index] = _refused(index, uuid, error)
+        outcome = BatchOutcome.INSUFFICIENT if isinstance(error, InsufficientBalance) else BatchOutcome.INVALID
+        self.results[index] = BatchItem(index, uuid, outcome, error.status, error.message, error=error)
 
     def accept(self, index: int, uuid: str, record: tuple[int, str], created: bool) -> None:
         """``record`` is the deduct's ``(id, uuid)``."""
-        self.results[index] = _accepted(index, uuid, record, created)
+        outcome = BatchOutcome.CREATED if created else BatchOutcome.DUPLICATE
+        self.results[index] = BatchItem(index, uuid, outcome, 200, "success", *record)
+
+    def answer_retry(self, index: int, charge: Charge, key: KeyRow, found: PredictionWithOrder, deduct: Record) -> None:
+        """A charge of a prediction already recorded: its first deduct, or the conflict."""
+        error = _conflict(charge, key.ak_id, _Terms.stored(found))
+        if error:
+            self.refuse(index, charge.prediction_uuid, error)
+        else:
+            self.accept(index, charge.prediction_uuid, (deduct.id, deduct.uuid), created=False)
 
 
 async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]) -> list[BatchItem]:
@@ -178,7 +187,7 @@ async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]
     keys = await key_store.by_access_key_ids(conn, {c.access_key_id for _, c in valid})
     # Lock first, then look for recorded charges: a concurrent charge of the same prediction has
     # then either committed (and is seen as a retry) or not started, never half-way.
-    balances = await account_store.lock_many(conn, {k["account_id"] for k in keys.values()})
+    balances = await account_store.lock_many(conn, {k.account_id for k in keys.values()})
     locked = dict(balances)
     new, repeats = await _sort_out(conn, batch, valid, keys)
     held = await _hold(conn, batch, new, balances)
@@ -188,13 +197,13 @@ async def charge_many(conn: AsyncConnection, items: list[Charge | BillbookError]
 
 
 async def _sort_out(
-    conn: AsyncConnection, batch: _Batch, valid: list[tuple[int, Charge]], keys: dict[str, dict]
-) -> tuple[list[_New], list[tuple[int, Charge, dict]]]:
+    conn: AsyncConnection, batch: _Batch, valid: list[tuple[int, Charge]], keys: dict[str, KeyRow]
+) -> tuple[list[_New], list[tuple[int, Charge, KeyRow]]]:
     """Split valid charges into new ones and repeats; answer retries of recorded charges."""
     existing = await prediction_store.many_with_orders(conn, {c.prediction_uuid for _, c in valid})
-    deducts = await billing_store.deducts_for_orders(conn, [e["order_id"] for e in existing.values()])
+    deducts = await billing_store.deducts_for_orders(conn, [e.order_id for e in existing.values()])
     new: list[_New] = []
-    repeats: list[tuple[int, Charge, dict]] = []
+    repeats: list[tuple[int, Charge, KeyRow]] = []
     seen: set[str] = set()
     for index, charge in valid:
         key = keys.get(charge.access_key_id)
@@ -202,15 +211,10 @@ async def _sort_out(
         if key is None:
             batch.refuse(index, charge.prediction_uuid, NotFound(f"access key {charge.access_key_id} not found"))
         elif found is not None:
-            error = _conflict(charge, key["id"], _stored_fields(found))
-            if error:
-                batch.refuse(index, charge.prediction_uuid, error)
-            else:
-                deduct = deducts[found["order_id"]]
-                batch.accept(index, charge.prediction_uuid, (deduct["id"], deduct["uuid"]), created=False)
+            batch.answer_retry(index, charge, key, found, deducts[found.order_id])
         elif charge.prediction_uuid in seen:
             repeats.append((index, charge, key))
-        elif key["revoked_at"] is not None:
+        elif key.revoked_at is not None:
             batch.refuse(index, charge.prediction_uuid, Conflict(f"access key {charge.access_key_id} is revoked"))
         else:
             seen.add(charge.prediction_uuid)
@@ -223,7 +227,7 @@ async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New], balances:
     deltas: dict[int, int] = defaultdict(int)
     held = []
     for item in new:
-        account_id, price = item.key["account_id"], item.charge.price
+        account_id, price = item.key.account_id, item.charge.price
         if balances[account_id] < price:
             batch.refuse(
                 item.index,
@@ -257,11 +261,11 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New], locked:
         sorted([
             {
                 "uuid": n.charge.prediction_uuid,
-                "account_id": n.key["account_id"],
-                "ak_id": n.key["id"],
+                "account_id": n.key.account_id,
+                "ak_id": n.key.ak_id,
                 "model_uuid": n.charge.model_uuid,
                 "model_type": n.charge.model_type or "",
-                "status": "created",
+                "status": PredictionStatus.CREATED,
                 "created_at": n.at,
             }
             for n in held
@@ -276,8 +280,8 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New], locked:
             {
                 "uuid": order_uuids[i],
                 "prediction_id": prediction_ids[n.charge.prediction_uuid],
-                "account_id": n.key["account_id"],
-                "ak_id": n.key["id"],
+                "account_id": n.key.account_id,
+                "ak_id": n.key.ak_id,
                 "price": n.charge.price,
                 "origin_price": _origin_price(n.charge),
                 "created_at": n.at,
@@ -286,31 +290,30 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New], locked:
         ],
     )
     running = dict(locked)
-    after = []
-    for n in held:
-        running[n.key["account_id"]] -= n.charge.price
-        after.append(running[n.key["account_id"]])
-    records = [
-        {
-            "uuid": record_uuids[i],
-            "account_id": n.key["account_id"],
-            "billing_type": "deduct",
-            "price": n.charge.price,
-            "delta": -n.charge.price,
-            "balance_after": after[i],
-            "ak_id": n.key["id"],
-            "access_key_id": n.key["access_key_id"],
-            "order_id": order_ids[prediction_ids[n.charge.prediction_uuid]],
-            "prediction_id": prediction_ids[n.charge.prediction_uuid],
-            "model_uuid": n.charge.model_uuid,
-            "created_at": n.at,
-        }
-        for i, n in enumerate(held)
-    ]
+    records = []
+    for i, n in enumerate(held):
+        prediction_id = prediction_ids[n.charge.prediction_uuid]
+        running[n.key.account_id] -= n.charge.price
+        records.append(
+            NewRecord(
+                uuid=record_uuids[i],
+                account_id=n.key.account_id,
+                billing_type=BillingType.DEDUCT,
+                price=n.charge.price,
+                delta=-n.charge.price,
+                balance_after=running[n.key.account_id],
+                ak_id=n.key.ak_id,
+                access_key_id=n.key.access_key_id,
+                order_id=order_ids[prediction_id],
+                prediction_id=prediction_id,
+                model_uuid=n.charge.model_uuid,
+                created_at=n.at,
+            )
+        )
     record_ids = await billing_store.insert_many(conn, records)
     await usage_store.add_many(conn, _usage_cells(held))
     for item, record_id, record in zip(held, record_ids, records, strict=True):
-        batch.accept(item.index, item.charge.prediction_uuid, (record_id, record["uuid"]), created=True)
+        batch.accept(item.index, item.charge.prediction_uuid, (record_id, record.uuid), created=True)
 
 
 async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lost: list[_New]) -> list[_New]:
@@ -318,25 +321,20 @@ async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lo
     them as retries of that charge."""
     refunds: dict[int, int] = defaultdict(int)
     for item in lost:
-        refunds[item.key["account_id"]] += item.charge.price
+        refunds[item.key.account_id] += item.charge.price
     await account_store.add_many(conn, dict(refunds))
     existing = await prediction_store.many_with_orders(conn, {n.charge.prediction_uuid for n in lost})
-    deducts = await billing_store.deducts_for_orders(conn, [e["order_id"] for e in existing.values()])
+    deducts = await billing_store.deducts_for_orders(conn, [e.order_id for e in existing.values()])
     for item in lost:
         found = existing[item.charge.prediction_uuid]
-        error = _conflict(item.charge, item.key["id"], _stored_fields(found))
-        if error:
-            batch.refuse(item.index, item.charge.prediction_uuid, error)
-        else:
-            deduct = deducts[found["order_id"]]
-            batch.accept(item.index, item.charge.prediction_uuid, (deduct["id"], deduct["uuid"]), created=False)
+        batch.answer_retry(item.index, item.charge, item.key, found, deducts[found.order_id])
     return [n for n in held if n not in lost]
 
 
 def _usage_cells(held: list[_New]) -> list[dict]:
     cells: dict[tuple, dict] = {}
     for n in held:
-        key = (n.key["account_id"], day_of(n.at), n.charge.model_uuid, n.key["access_key_id"])
+        key = (n.key.account_id, day_of(n.at), n.charge.model_uuid, n.key.access_key_id)
         cell = cells.setdefault(
             key,
             {"account_id": key[0], "day": key[1], "model_uuid": key[2], "access_key_id": key[3],
@@ -350,7 +348,7 @@ def _usage_cells(held: list[_New]) -> list[dict]:
     return list(cells.values())
 
 
-def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, dict]], firsts: dict[str, _New]) -> None:
+def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, KeyRow]], firsts: dict[str, _New]) -> None:
     """A charge repeated within one list shares the first one's outcome, or conflicts with it.
 
     When the first was refused nothing was charged, so there is nothing to conflict with: the
@@ -363,7 +361,7 @@ def _settle_repeats(batch: _Batch, repeats: list[tuple[int, Charge, dict]], firs
             batch.refuse(index, charge.prediction_uuid, _repeat_of_refused(charge, outcome.error))
             continue
         first_at = first.charge.created_at if first.charge.created_at is not None else first.at
-        error = _conflict(charge, key["id"], _fields(first.charge, first.key["id"]) | {"created_at": first_at})
+        error = _conflict(charge, key.ak_id, replace(_Terms.of(first.charge, first.key.ak_id), created_at=first_at))
         if error:
             batch.refuse(index, charge.prediction_uuid, error)
         else:
@@ -385,19 +383,19 @@ async def charge(conn: AsyncConnection, charge: Charge) -> ChargeResult:
     if outcome.error is not None:
         raise outcome.error
     assert outcome.record_id is not None
-    return ChargeResult(outcome.record_id, created=outcome.status == "created")
+    return ChargeResult(outcome.record_id, created=outcome.status == BatchOutcome.CREATED)
 
 
 @dataclass(frozen=True)
 class StatusChange:
     prediction_uuid: str
-    status: str
+    status: PredictionStatus
     changed: bool
-    order_state: str
+    order_state: OrderState
     refund_record_id: int | None = None
 
 
-def _check_transition(current: str, new: str, uuid: str) -> None:
+def _check_transition(current: PredictionStatus, new: PredictionStatus, uuid: str) -> None:
     if new not in TRANSITIONS.get(current, set()):
         raise Conflict(f"prediction {uuid} cannot go from {current} to {new}")
 
@@ -406,58 +404,62 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     """Move a prediction along its lifecycle; a final failure refunds its charge exactly once."""
     if status not in STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(sorted(STATUSES))}")
+    new = PredictionStatus(status)
     if at is not None and at < 0:
         raise InvalidRequest("at must be milliseconds since the epoch")
     found = await prediction_store.get_with_order(conn, uuid, lock=True)
     if found is None:
         raise NotFound(f"prediction {uuid} not found")
-    if found["status"] == status:
-        return StatusChange(uuid, status, changed=False, order_state=found["order_state"])
-    _check_transition(found["status"], status, uuid)
-    deduct = await billing_store.record_for_order(conn, found["order_id"], "deduct")
+    current, state = PredictionStatus(found.status), OrderState(found.order_state)
+    if current == new:
+        return StatusChange(uuid, new, changed=False, order_state=state)
+    _check_transition(current, new, uuid)
+    deduct = await billing_store.record_for_order(conn, found.order_id, BillingType.DEDUCT)
     assert deduct is not None, "every order has its deduct"
     # Never before the charge (a platform clock behind ours): a refund dated first would sort first.
-    at = max(at if at is not None else now_ms(), deduct["created_at"])
-    await prediction_store.set_status(conn, found["id"], status, at)
+    at = max(at if at is not None else now_ms(), deduct.created_at)
+    await prediction_store.set_status(conn, found.prediction_id, new, at)
     usage_cell = {
-        "account_id": found["account_id"],
-        "day": day_of(deduct["created_at"]),
-        "model_uuid": found["model_uuid"],
-        "access_key_id": deduct["access_key_id"],
+        "account_id": found.account_id,
+        "day": day_of(deduct.created_at),
+        "model_uuid": found.model_uuid,
+        "access_key_id": deduct.access_key_id,
     }
-    if status == "completed":
-        await prediction_store.set_order_state(conn, found["order_id"], "done", at)
+    if new == PredictionStatus.COMPLETED:
+        await prediction_store.set_order_state(conn, found.order_id, OrderState.DONE, at)
         await usage_store.add(conn, **usage_cell, completed_count=1)
-        return StatusChange(uuid, status, changed=True, order_state="done")
-    if status in REFUNDING:
+        return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE)
+    if new.refunds:
         refund_id = await _refund(conn, found, deduct, at)
-        await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found["order_price"])
-        return StatusChange(uuid, status, True, "refunded", refund_id)
-    return StatusChange(uuid, status, changed=True, order_state=found["order_state"])
+        await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
+        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund_id)
+    return StatusChange(uuid, new, changed=True, order_state=state)
 
 
-async def _refund(conn: AsyncConnection, found: dict, deduct: dict, at: int) -> int:
+async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Record, at: int) -> int:
     """Give the order's price back.
 
     The account is locked before the record is written: the refund's id, its place in the ledger's
     write order, is then taken while no other writer can change the balance it reports."""
-    balance = await account_store.lock(conn, found["account_id"])
+    balance = await account_store.lock(conn, found.account_id)
     assert balance is not None, "a prediction's account exists"
-    record_id = await billing_store.insert(
+    record = await billing_store.insert(
         conn,
-        uuid=uuid4().hex,
-        account_id=found["account_id"],
-        billing_type="refund",
-        price=found["order_price"],
-        delta=found["order_price"],
-        balance_after=balance + found["order_price"],
-        ak_id=deduct["ak_id"],
-        access_key_id=deduct["access_key_id"],
-        order_id=found["order_id"],
-        prediction_id=found["id"],
-        model_uuid=found["model_uuid"],
-        created_at=at,
+        NewRecord(
+            uuid=uuid4().hex,
+            account_id=found.account_id,
+            billing_type=BillingType.REFUND,
+            price=found.order_price,
+            delta=found.order_price,
+            balance_after=balance + found.order_price,
+            ak_id=deduct.ak_id,
+            access_key_id=deduct.access_key_id,
+            order_id=found.order_id,
+            prediction_id=found.prediction_id,
+            model_uuid=found.model_uuid,
+            created_at=at,
+        ),
     )
-    await account_store.add_to_balance(conn, found["account_id"], found["order_price"])
-    await prediction_store.set_order_state(conn, found["order_id"], "refunded", at)
-    return record_id
+    await account_store.add_to_balance(conn, found.account_id, found.order_price)
+    await prediction_store.set_order_state(conn, found.order_id, OrderState.REFUNDED, at)
+    return record.id

@@ -11,12 +11,14 @@ from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
 from billbook.money import MAX_BALANCE_MICROS, format_usd
 from billbook.store import accounts as account_store
 from billbook.store import billing as billing_store
+from billbook.store.rows import NewRecord, Record
 from billbook.times import now_ms
+from billbook.vocabulary import BillingType
 
 
 @dataclass(frozen=True)
 class FundsResult:
-    record: dict
+    record: Record
     balance: int
     created: bool
 
@@ -32,7 +34,7 @@ async def _apply(
     conn: AsyncConnection,
     account_id: int,
     *,
-    billing_type: str,
+    billing_type: BillingType,
     delta: int,
     reference: str,
     reason: str | None = None,
@@ -44,26 +46,28 @@ async def _apply(
         raise NotFound(f"account {account_id} not found")
     existing = await billing_store.by_reference(conn, account_id, billing_type, reference)
     if existing is not None:
-        if existing["delta"] != delta or (reason is not None and existing["reason"] != reason):
+        if existing.delta != delta or (reason is not None and existing.reason != reason):
             raise Conflict(
                 f"reference {reference!r} was already used for a {billing_type} of "
-                f"{format_usd(existing['delta'])} USD with a different payload"
+                f"{format_usd(existing.delta)} USD with a different payload"
             )
         return FundsResult(existing, balance, created=False)
     if abs(balance + delta) > MAX_BALANCE_MICROS:
         raise InvalidRequest("amount would take the balance beyond what billbook keeps exactly (9e9 USD)")
-    record = {
-        "uuid": uuid4().hex,
-        "account_id": account_id,
-        "billing_type": billing_type,
-        "price": abs(delta),
-        "delta": delta,
-        "balance_after": balance + delta,
-        "reference": reference,
-        "reason": reason,
-        "created_at": at if at is not None else now_ms(),
-    }
-    record["id"] = await billing_store.insert(conn, **record)
+    record = await billing_store.insert(
+        conn,
+        NewRecord(
+            uuid=uuid4().hex,
+            account_id=account_id,
+            billing_type=billing_type,
+            price=abs(delta),
+            delta=delta,
+            balance_after=balance + delta,
+            reference=reference,
+            reason=reason,
+            created_at=at if at is not None else now_ms(),
+        ),
+    )
     balance = await account_store.add_to_balance(conn, account_id, delta)
     return FundsResult(record, balance, created=True)
 
@@ -74,7 +78,7 @@ async def recharge(
     """Add money; ``at`` dates a back-filled top-up (default: now)."""
     if amount <= 0:
         raise InvalidRequest("amount must be greater than 0")
-    return await _apply(conn, account_id, billing_type="recharge", delta=amount, reference=reference, at=at)
+    return await _apply(conn, account_id, billing_type=BillingType.RECHARGE, delta=amount, reference=reference, at=at)
 
 
 async def adjust(
@@ -88,5 +92,5 @@ async def adjust(
     if not reason or len(reason) > 1000:
         raise InvalidRequest("reason must be 1 to 1000 characters")
     return await _apply(
-        conn, account_id, billing_type="adjust", delta=amount, reference=reference, reason=reason, at=at
+        conn, account_id, billing_type=BillingType.ADJUST, delta=amount, reference=reference, reason=reason, at=at
     )

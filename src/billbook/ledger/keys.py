@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -10,6 +10,7 @@ from billbook.ledger import credentials
 from billbook.ledger.errors import InvalidRequest, NotFound, Unauthorized
 from billbook.store import accounts as account_store
 from billbook.store import keys as key_store
+from billbook.store.rows import KeyRow
 from billbook.times import now_ms
 
 
@@ -52,14 +53,14 @@ async def create_key(conn: AsyncConnection, account_id: int, name: str) -> Issue
     return IssuedKey(access_key_id, ak_id, name, secret.plaintext, account_id)
 
 
-async def revoke_key(conn: AsyncConnection, access_key_id: str) -> dict:
+async def revoke_key(conn: AsyncConnection, access_key_id: str) -> KeyRow:
     """Revoke a key; revoking a revoked key again is a no-op that reports the first revocation."""
     key = await key_store.by_access_key_id(conn, access_key_id)
     if key is None:
         raise NotFound(f"access key {access_key_id} not found")
-    if key["revoked_at"] is None:
-        key["revoked_at"] = now_ms()
-        await key_store.revoke(conn, key["id"], key["revoked_at"])
+    if key.revoked_at is None:
+        key = replace(key, revoked_at=now_ms())
+        await key_store.revoke(conn, key.ak_id, key.revoked_at)
     return key
 
 
@@ -67,11 +68,11 @@ async def authenticate(conn: AsyncConnection, api_key: str) -> Principal:
     """The principal behind an api_key. Unknown, malformed and revoked keys look the same to the caller."""
     parts = credentials.split_api_key(api_key)
     key = await key_store.by_lookup(conn, parts[0]) if parts else None
-    if parts is None or key is None or not credentials.matches(key["salt"], key["secret_hash"], parts[1]):
+    if parts is None or key is None or not credentials.matches(key.salt, key.secret_hash, parts[1]):
         raise Unauthorized("invalid API key")
-    if key["revoked_at"] is not None:
+    if key.revoked_at is not None:
         raise Unauthorized("API key has been revoked")
-    return Principal(key["account_id"], key["id"], key["access_key_id"])
+    return Principal(key.account_id, key.ak_id, key.access_key_id)
 
 
 ADMIN_SECRET = "admin_token"
@@ -91,4 +92,4 @@ async def ensure_admin_token(conn: AsyncConnection) -> str | None:
 async def stored_admin_hash(conn: AsyncConnection) -> tuple[str, str] | None:
     """``(salt, hash)`` of the stored admin token, if there is one."""
     row = await key_store.get_secret(conn, ADMIN_SECRET)
-    return (row["salt"], row["secret_hash"]) if row else None
+    return (row.salt, row.secret_hash) if row else None

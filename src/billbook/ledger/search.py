@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import billing as billing_store
 from billbook.store import search as search_store
+from billbook.store.rows import RecordView
 from billbook.store.search import Criteria
 from billbook.times import MS_PER_DAY
+from billbook.vocabulary import BillingType
 
-BILLING_TYPES = ("deduct", "refund", "recharge", "adjust")
+BILLING_TYPES = tuple(BillingType)
 
-__all__ = ["BILLING_TYPES", "Criteria", "Page", "record_views", "search"]
+__all__ = ["BILLING_TYPES", "Criteria", "Page", "RecordView", "record_views", "search"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Page:
     page: int
     page_size: int
     total: int
-    items: list[dict]
+    items: list[RecordView]
 
     @property
     def has_more(self) -> bool:
@@ -121,6 +123,6 @@ async def search(conn: AsyncConnection, criteria: Criteria, page: int, page_size
     return await _page_by_index(conn, criteria, page, page_size)
 
 
-async def record_views(conn: AsyncConnection, ids: list[int]) -> list[dict]:
+async def record_views(conn: AsyncConnection, ids: list[int]) -> list[RecordView]:
     """Joined views of specific records (what a write route returns), in the order given."""
     return await billing_store.views_by_ids(conn, ids)

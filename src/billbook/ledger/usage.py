@@ -13,35 +13,37 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ledger.errors import InvalidRequest
 from billbook.store import usage as usage_store
+from billbook.store.rows import DeductWithOutcome, UsageCell
 from billbook.times import MS_PER_DAY, day_of
+from billbook.vocabulary import PredictionStatus
 
 MAX_RANGE_MS = 31 * MS_PER_DAY
 COUNTERS = ("deduct_count", "deduct_amount", "refund_count", "refund_amount", "completed_count")
 
 
-def cells_from_deducts(rows: Iterable[dict]) -> list[dict]:
+def cells_from_deducts(rows: Iterable[DeductWithOutcome]) -> list[UsageCell]:
     """Fold deduct rows (see ``store.usage.deduct_rows``) into rollup cells, as the ledger would."""
     cells: dict[tuple, dict] = {}
     for row in rows:
-        key = (day_of(row["created_at"]), row["model_uuid"], row["access_key_id"])
+        key = (day_of(row.created_at), row.model_uuid, row.access_key_id)
         cell = cells.setdefault(
             key,
-            {"day": key[0], "model_uuid": key[1], "access_key_id": key[2], "model_type": row["model_type"]}
+            {"day": key[0], "model_uuid": key[1], "access_key_id": key[2], "model_type": row.model_type}
             | dict.fromkeys(COUNTERS, 0)
             | {"last_used_at": 0, "last_price": 0},
         )
         cell["deduct_count"] += 1
-        cell["deduct_amount"] += row["price"]
-        if row["refund_price"] is not None:
+        cell["deduct_amount"] += row.price
+        if row.refund_price is not None:
             cell["refund_count"] += 1
-            cell["refund_amount"] += row["refund_price"]
-        if row["status"] == "completed":
+            cell["refund_amount"] += row.refund_price
+        if row.status == PredictionStatus.COMPLETED:
             cell["completed_count"] += 1
-        if row["model_type"]:
-            cell["model_type"] = row["model_type"]
-        if (row["created_at"], row["price"]) > (cell["last_used_at"], cell["last_price"]):
-            cell["last_used_at"], cell["last_price"] = row["created_at"], row["price"]
-    return list(cells.values())
+        if row.model_type:
+            cell["model_type"] = row.model_type
+        if (row.created_at, row.price) > (cell["last_used_at"], cell["last_price"]):
+            cell["last_used_at"], cell["last_price"] = row.created_at, row.price
+    return [UsageCell(**cell) for cell in cells.values()]
 
 
 def check_range(start_ms: int, end_ms: int) -> None:
@@ -59,13 +61,13 @@ async def usage_cells(
     *,
     model_uuids: tuple[str, ...] = (),
     access_key_ids: tuple[str, ...] = (),
-) -> list[dict]:
+) -> list[UsageCell]:
     """Cells covering exactly the deducts in ``[start_ms, end_ms]`` of any of ``model_uuids`` and
     any of ``access_key_ids`` (an empty tuple: no filter)."""
     filters = {"model_uuids": model_uuids, "access_key_ids": access_key_ids}
     first_full = -(-start_ms // MS_PER_DAY)  # first day starting at or after start
     last_full = (end_ms + 1) // MS_PER_DAY - 1  # last day ending at or before end
-    cells: list[dict] = []
+    cells: list[UsageCell] = []
     if first_full <= last_full:
         cells += await usage_store.cells(conn, account_id, first_full, last_full, **filters)
         edges = [(start_ms, first_full * MS_PER_DAY - 1), ((last_full + 1) * MS_PER_DAY, end_ms)]
@@ -78,11 +80,11 @@ async def usage_cells(
     return cells
 
 
-def _net(cell: dict) -> tuple[int, int]:
-    return cell["deduct_amount"] - cell["refund_amount"], cell["deduct_count"] - cell["refund_count"]
+def _net(cell: UsageCell) -> tuple[int, int]:
+    return cell.deduct_amount - cell.refund_amount, cell.deduct_count - cell.refund_count
 
 
-def summarise(cells: list[dict]) -> dict:
+def summarise(cells: list[UsageCell]) -> dict:
     """Per-model, per-day and overall figures, amounts net of refunds (micro-dollars, ms, day numbers)."""
     models: dict[str, dict] = {}
     days: dict[int, dict] = {}
@@ -91,24 +93,24 @@ def summarise(cells: list[dict]) -> dict:
     for cell in cells:
         amount, count = _net(cell)
         model = models.setdefault(
-            cell["model_uuid"],
-            {"model_uuid": cell["model_uuid"], "model_type": "", "unit_price": 0, "total_cost": 0,
+            cell.model_uuid,
+            {"model_uuid": cell.model_uuid, "model_type": "", "unit_price": 0, "total_cost": 0,
              "total_count": 0, "last_used_at": -1},
         )
         model["total_cost"] += amount
         model["total_count"] += count
-        if cell["model_type"]:
-            model["model_type"] = cell["model_type"]
-        if cell["last_used_at"] > model["last_used_at"]:
-            model["last_used_at"], model["unit_price"] = cell["last_used_at"], cell["last_price"]
-        day = days.setdefault(cell["day"], {"day": cell["day"], "amount": 0, "count": 0})
+        if cell.model_type:
+            model["model_type"] = cell.model_type
+        if cell.last_used_at > model["last_used_at"]:
+            model["last_used_at"], model["unit_price"] = cell.last_used_at, cell.last_price
+        day = days.setdefault(cell.day, {"day": cell.day, "amount": 0, "count": 0})
         day["amount"] += amount
         day["count"] += count
-        day_models[cell["day"]][cell["model_uuid"]][0] += amount
-        day_models[cell["day"]][cell["model_uuid"]][1] += count
+        day_models[cell.day][cell.model_uuid][0] += amount
+        day_models[cell.day][cell.model_uuid][1] += count
         summary["total_cost"] += amount
-        summary["total_requests"] += cell["deduct_count"]
-        summary["success_requests"] += cell["completed_count"]
+        summary["total_requests"] += cell.deduct_count
+        summary["success_requests"] += cell.completed_count
     for number, day in days.items():
         day["models"] = [
             {"model_uuid": m, "amount": a, "count": c} for m, (a, c) in sorted(day_models[number].items())

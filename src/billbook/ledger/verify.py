@@ -13,20 +13,21 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger.charges import REFUNDING
 from billbook.money import format_usd
 from billbook.store import verify as store
 from billbook.times import day_to_date
+from billbook.vocabulary import BillingType, OrderState, PredictionStatus
 
 #: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
-SIGNS = {"deduct": "-", "refund": "+", "recharge": "+", "adjust": "±"}
+SIGNS = {t: t.sign for t in BillingType}
 #: Records that belong to an order (and so to a prediction and a key).
-ORDER_TYPES = ("deduct", "refund")
+ORDER_TYPES = tuple(t for t in BillingType if t.has_order)
+REFUNDING = frozenset(s for s in PredictionStatus if s.refunds)
 #: Each order state, the prediction statuses it goes with, and the number of refunds it has.
 ORDER_STATES = {
-    "pre": (frozenset({"created", "processing"}), 0),
-    "done": (frozenset({"completed"}), 0),
-    "refunded": (frozenset(REFUNDING), 1),
+    OrderState.PRE: (frozenset(s for s in PredictionStatus if not s.is_final), 0),
+    OrderState.DONE: (frozenset({PredictionStatus.COMPLETED}), 0),
+    OrderState.REFUNDED: (REFUNDING, 1),
 }
 DEFAULT_LIMIT = 100
 
@@ -128,7 +129,7 @@ def _order(row: dict) -> list[Violation]:
             "order_state",
             f"state {row['state']} with prediction status {row['status']} and {row['refunds']} refund(s)",
         )
-    for kind in ("deduct", "refund"):
+    for kind in ORDER_TYPES:
         low, high = row[f"{kind}_min"], row[f"{kind}_max"]
         if low is not None and (low != row["price"] or high != row["price"]):
             add("order_price", f"{kind} price {_usd(low)} differs from the order's {_usd(row['price'])}")

@@ -4,12 +4,14 @@ concurrent writers can neither lose an update nor overdraw."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import fast
-from billbook.store.bulk import unnest_source
+from billbook.store import dialect
+from billbook.store.rows import AccountRow
 from billbook.store.tables import accounts
 
 
@@ -20,16 +22,16 @@ async def insert(conn: AsyncConnection, *, name: str, created_at: int) -> int:
     return int(result.scalar_one())
 
 
-async def get(conn: AsyncConnection, account_id: int) -> dict | None:
+async def get(conn: AsyncConnection, account_id: int) -> AccountRow | None:
     row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).mappings().first()
-    return dict(row) if row else None
+    return AccountRow(**row) if row else None
 
 
 _BALANCE = select(accounts.c.balance).where(accounts.c.id == bindparam("account_id"))
 
 
 async def balance(conn: AsyncConnection, account_id: int) -> int | None:
-    rows = await fast.fetch(conn, _BALANCE, {"account_id": account_id})
+    rows = await dialect.fetch(conn, _BALANCE, {"account_id": account_id})
     return int(rows[0]["balance"]) if rows else None
 
 
@@ -66,19 +68,17 @@ async def lock_many(conn: AsyncConnection, account_ids: Collection[int]) -> dict
     return {int(i): int(b) for i, b in await conn.execute(query)}
 
 
-_ADD = update(accounts).where(accounts.c.id == bindparam("aid")).values(balance=accounts.c.balance + bindparam("delta"))
-_CHANGES = unnest_source({"aid": Integer(), "delta": BigInteger()}).subquery("changes")
-#: PostgreSQL: every balance change of a batch in one ``UPDATE … FROM unnest(…)``.
-_ADD_ARRAYS = (
-    update(accounts).where(accounts.c.id == _CHANGES.c.aid).values(balance=accounts.c.balance + _CHANGES.c.delta)
-)
+_CHANGE_COLUMNS = ("aid", "delta")
+
+
+@lru_cache
+def _add_many(dialect_name: str) -> Any:
+    """``balance += delta`` for many accounts in one ``UPDATE … FROM`` the rows of ``execute_many``."""
+    changes = dialect.many_rows(dialect_name, {"aid": Integer(), "delta": BigInteger()})
+    return update(accounts).where(accounts.c.id == changes.c.aid).values(balance=accounts.c.balance + changes.c.delta)
 
 
 async def add_many(conn: AsyncConnection, deltas: dict[int, int]) -> None:
     """Apply signed changes to several balances in one statement."""
-    if not deltas:
-        return
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_ADD_ARRAYS, {"aid": list(deltas), "delta": list(deltas.values())})
-    else:
-        await conn.execute(_ADD, [{"aid": a, "delta": d} for a, d in deltas.items()])
+    rows = [{"aid": a, "delta": d} for a, d in deltas.items()]
+    await dialect.execute_many(conn, _add_many(dialect.name(conn)), rows, _CHANGE_COLUMNS)

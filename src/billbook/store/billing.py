@@ -7,79 +7,72 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store.bulk import as_arrays, insert_returning, unnest_source
-from billbook.store.upsert import one_of
+from billbook.store import dialect
+from billbook.store.rows import NEW_RECORD_COLUMNS, NewRecord, Record, RecordView
 from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions
 from billbook.times import MS_PER_DAY
+from billbook.vocabulary import BillingType
 
 
-
-
-_OPTIONAL = ("ak_id", "access_key_id", "order_id", "prediction_id", "model_uuid", "reference", "reason")
-
-
-async def insert_many(conn: AsyncConnection, rows: Sequence[dict]) -> list[int]:
-    """Append records (``uuid, account_id, billing_type, price, delta, balance_after, created_at`` and
-    optional links) and count them in ``billing_daily``; returns their ids in the order given.
+async def insert_many(conn: AsyncConnection, records: Sequence[NewRecord]) -> list[int]:
+    """Append records and count them in ``billing_daily``; returns their ids in the order given.
 
     Ids are assigned in the order given, and the ledger's write order is record id order: the caller
-    holds the accounts' locks and computes each ``balance_after`` walking ``rows`` in this order."""
-    if not rows:
+    holds the accounts' locks and computes each ``balance_after`` walking ``records`` in this order."""
+    if not records:
         return []
-    full = [dict.fromkeys(_OPTIONAL) | row | {"updated_at": row["created_at"]} for row in rows]
-    by_uuid = dict(await insert_returning(conn, billing_records, full, ("uuid", "id")))
-    ids = [int(by_uuid[row["uuid"]]) for row in rows]
-    per_day = Counter((r["account_id"], r["created_at"] // MS_PER_DAY, r["billing_type"]) for r in rows)
+    rows = [
+        {c: getattr(record, c) for c in NEW_RECORD_COLUMNS} | {"updated_at": record.created_at} for record in records
+    ]
+    by_uuid = dict(await dialect.insert_returning(conn, billing_records, rows, ("uuid", "id")))
+    ids = [int(by_uuid[record.uuid]) for record in records]
+    per_day = Counter((r.account_id, r.created_at // MS_PER_DAY, r.billing_type) for r in records)
     counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_count_upsert("postgresql", arrays=True), as_arrays(counts, _COUNT_COLUMNS))
-    else:
-        await conn.execute(_count_upsert(conn.dialect.name), counts)
+    await dialect.execute_many(conn, _count_upsert(dialect.name(conn)), counts, _COUNT_COLUMNS)
     return ids
 
 
-async def insert(conn: AsyncConnection, **row: Any) -> int:
+async def insert(conn: AsyncConnection, record: NewRecord) -> Record:
     """Append one record; see ``insert_many``."""
-    return (await insert_many(conn, [row]))[0]
+    (record_id,) = await insert_many(conn, [record])
+    return Record(id=record_id, updated_at=record.created_at, **{c: getattr(record, c) for c in NEW_RECORD_COLUMNS})
 
 
 _COUNT_COLUMNS = ("account_id", "day", "billing_type", "count")
 
 
 @lru_cache
-def _count_upsert(dialect: str, *, arrays: bool = False) -> Any:
-    """``billing_daily.count += n`` for days and types; built once per dialect (``arrays``: many
-    rows as one array per column, PostgreSQL)."""
-    module = sqlite if dialect == "sqlite" else postgresql
-    if arrays:
-        source = unnest_source({c: billing_daily.c[c].type for c in _COUNT_COLUMNS})
-        statement = module.insert(billing_daily).from_select(list(_COUNT_COLUMNS), source)
-    else:
-        statement = module.insert(billing_daily).values({c: bindparam(c) for c in _COUNT_COLUMNS})
+def _count_upsert(dialect_name: str) -> Any:
+    """``billing_daily.count += n`` for days and types; built once per dialect."""
+    statement = dialect.many_rows_insert(dialect_name, billing_daily, _COUNT_COLUMNS)
     return statement.on_conflict_do_update(
         index_elements=["account_id", "day", "billing_type"],
         set_={"count": billing_daily.c.count + statement.excluded.count},
     )
 
 
+def _record(row: Any) -> Record:
+    return Record(**row)
+
+
 async def by_reference(
-    conn: AsyncConnection, account_id: int, billing_type: str, reference: str
-) -> dict | None:
+    conn: AsyncConnection, account_id: int, billing_type: BillingType, reference: str
+) -> Record | None:
     query = select(billing_records).where(
         billing_records.c.account_id == account_id,
         billing_records.c.billing_type == billing_type,
         billing_records.c.reference == reference,
     )
     row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return _record(row) if row else None
 
 
 def view_query() -> Select:
-    """Each record with its key's name, order and prediction, as the wire shows them."""
+    """Each record with its key's name, order and prediction, as the wire shows them (the columns
+    of ``RecordView``)."""
     return (
         select(
             billing_records.c.id,
@@ -109,28 +102,28 @@ def view_query() -> Select:
     )
 
 
-async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[dict]:
+async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[RecordView]:
     """Joined views of the given record ids, in the order of ``ids``."""
     if not ids:
         return []
     rows = (await conn.execute(view_query().where(billing_records.c.id.in_(ids)))).mappings()
-    by_id = {row["id"]: dict(row) for row in rows}
+    by_id = {row["id"]: RecordView(**row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def deducts_for_orders(conn: AsyncConnection, order_ids: Sequence[int]) -> dict[int, dict]:
+async def deducts_for_orders(conn: AsyncConnection, order_ids: Sequence[int]) -> dict[int, Record]:
     """The ``deduct`` record of each order, by order id."""
     if not order_ids:
         return {}
     query = select(billing_records).where(
-        one_of(conn, billing_records.c.order_id, order_ids), billing_records.c.billing_type == "deduct"
+        dialect.one_of(conn, billing_records.c.order_id, order_ids), billing_records.c.billing_type == BillingType.DEDUCT
     )
-    return {row["order_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
+    return {row["order_id"]: _record(row) for row in (await conn.execute(query)).mappings()}
 
 
-async def record_for_order(conn: AsyncConnection, order_id: int, billing_type: str) -> dict | None:
+async def record_for_order(conn: AsyncConnection, order_id: int, billing_type: BillingType) -> Record | None:
     query = select(billing_records).where(
         billing_records.c.order_id == order_id, billing_records.c.billing_type == billing_type
     )
     row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return _record(row) if row else None

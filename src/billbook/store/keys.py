@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import fast
+from billbook.store import dialect
+from billbook.store.rows import KeyRow, SecretRow
 from billbook.store.tables import access_keys, server_secrets
-from billbook.store.upsert import insert_for, one_of
 
 
 async def insert(
@@ -23,6 +24,7 @@ async def insert(
     secret_hash: str,
     created_at: int,
 ) -> int:
+    """Store a new key; returns its ``ak_id``."""
     result = await conn.execute(
         access_keys.insert()
         .values(
@@ -39,40 +41,45 @@ async def insert(
     return int(result.scalar_one())
 
 
-_BY_LOOKUP = select(access_keys).where(access_keys.c.lookup == bindparam("lookup"))
+#: The key's columns, its integer id named for what it is.
+_KEY = select(access_keys.c.id.label("ak_id"), *(c for c in access_keys.c if c.name != "id"))
+_BY_LOOKUP = _KEY.where(access_keys.c.lookup == bindparam("lookup"))
 
 
-async def by_lookup(conn: AsyncConnection, lookup: str) -> dict | None:
+def _key(row: Mapping[str, Any]) -> KeyRow:
+    return KeyRow(**row)
+
+
+async def by_lookup(conn: AsyncConnection, lookup: str) -> KeyRow | None:
     """The key behind an api_key's public half: the first query of every public request."""
-    rows = await fast.fetch(conn, _BY_LOOKUP, {"lookup": lookup})
-    return dict(rows[0]) if rows else None
+    rows = await dialect.fetch(conn, _BY_LOOKUP, {"lookup": lookup})
+    return _key(rows[0]) if rows else None
 
 
-async def by_access_key_id(conn: AsyncConnection, access_key_id: str) -> dict | None:
-    query = select(access_keys).where(access_keys.c.access_key_id == access_key_id)
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
+async def by_access_key_id(conn: AsyncConnection, access_key_id: str) -> KeyRow | None:
+    row = (await conn.execute(_KEY.where(access_keys.c.access_key_id == access_key_id))).mappings().first()
+    return _key(row) if row else None
 
 
-async def by_access_key_ids(conn: AsyncConnection, access_key_ids: Collection[str]) -> dict[str, dict]:
+async def by_access_key_ids(conn: AsyncConnection, access_key_ids: Collection[str]) -> dict[str, KeyRow]:
     if not access_key_ids:
         return {}
-    query = select(access_keys).where(one_of(conn, access_keys.c.access_key_id, access_key_ids))
-    return {row["access_key_id"]: dict(row) for row in (await conn.execute(query)).mappings()}
+    query = _KEY.where(dialect.one_of(conn, access_keys.c.access_key_id, access_key_ids))
+    return {row["access_key_id"]: _key(row) for row in (await conn.execute(query)).mappings()}
 
 
-async def revoke(conn: AsyncConnection, key_id: int, at: int) -> None:
+async def revoke(conn: AsyncConnection, ak_id: int, at: int) -> None:
     """Set ``revoked_at`` once; revoking again keeps the first time."""
     await conn.execute(
         update(access_keys)
-        .where(access_keys.c.id == key_id, access_keys.c.revoked_at.is_(None))
+        .where(access_keys.c.id == ak_id, access_keys.c.revoked_at.is_(None))
         .values(revoked_at=at)
     )
 
 
-async def get_secret(conn: AsyncConnection, name: str) -> dict | None:
+async def get_secret(conn: AsyncConnection, name: str) -> SecretRow | None:
     row = (await conn.execute(select(server_secrets).where(server_secrets.c.name == name))).mappings().first()
-    return dict(row) if row else None
+    return SecretRow(**row) if row else None
 
 
 async def put_secret_if_absent(
@@ -80,7 +87,7 @@ async def put_secret_if_absent(
 ) -> bool:
     """Store a secret unless one of that name exists; ``True`` when this call stored it."""
     statement = (
-        insert_for(conn, server_secrets)
+        dialect.insert_for(dialect.name(conn), server_secrets)
         .values(name=name, salt=salt, secret_hash=secret_hash, created_at=created_at)
         .on_conflict_do_nothing(index_elements=["name"])
     )

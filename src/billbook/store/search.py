@@ -7,17 +7,16 @@ from ``billing_daily`` for whole days and from the index for the part-days at a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import fast
+from billbook.store import dialect
 from billbook.store.billing import view_query
+from billbook.store.rows import RecordView
 from billbook.store.tables import billing_daily, billing_records, predictions
 
 
@@ -54,7 +53,7 @@ class _Shape:
 
 def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
     return _Shape(
-        conn.dialect.name, c.billing_type is not None, low is not None, high is not None,
+        dialect.name(conn), c.billing_type is not None, low is not None, high is not None,
         bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
     )
 
@@ -71,13 +70,6 @@ def _params(c: Criteria, low: int | None, high: int | None) -> dict[str, Any]:
     }
 
 
-def _among(shape: _Shape, column: Any, name: str) -> ColumnElement[bool]:
-    """``column`` is one of the list parameter ``name``: ``= ANY(array)`` on PostgreSQL."""
-    if shape.dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-    return column.in_(bindparam(name, expanding=True))
-
-
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     r = billing_records.c
     where: list[ColumnElement[bool]] = [r.account_id == bindparam("account_id")]
@@ -88,12 +80,12 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     if shape.high:
         where.append(r.created_at <= bindparam("high"))
     if shape.models:
-        where.append(_among(shape, r.model_uuid, "models"))
+        where.append(dialect.among(shape.dialect, r.model_uuid, "models"))
     if shape.keys:
-        where.append(_among(shape, r.access_key_id, "keys"))
+        where.append(dialect.among(shape.dialect, r.access_key_id, "keys"))
     if shape.predictions:
         ids = select(predictions.c.id).where(
-            predictions.c.account_id == bindparam("account_id"), _among(shape, predictions.c.uuid, "predictions")
+            predictions.c.account_id == bindparam("account_id"), dialect.among(shape.dialect, predictions.c.uuid, "predictions")
         )
         where.append(r.prediction_id.in_(ids))
     return where
@@ -107,12 +99,12 @@ def _count_statement(shape: _Shape) -> Any:
 async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None) -> int:
     """Matching records with ``low <= created_at <= high`` (either bound may be open), by the index."""
     statement = _count_statement(_shape(conn, criteria, low, high))
-    rows = await fast.fetch(conn, statement, _params(criteria, low, high))
+    rows = await dialect.fetch(conn, statement, _params(criteria, low, high))
     return int(next(iter(rows[0].values())))
 
 
 @lru_cache(maxsize=16)
-def _day_counts_statement(dialect: str, billing_type: bool, first: bool, last: bool) -> Any:
+def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, last: bool) -> Any:
     d = billing_daily.c
     query = select(d.day, func.sum(d.count).label("n")).where(d.account_id == bindparam("account_id"))
     if billing_type:
@@ -125,27 +117,27 @@ def _day_counts_statement(dialect: str, billing_type: bool, first: bool, last: b
 
 
 @lru_cache(maxsize=16)
-def _day_total_statement(dialect: str, billing_type: bool, first: bool, last: bool) -> Any:
-    inner = _day_counts_statement(dialect, billing_type, first, last).subquery()
+def _day_total_statement(dialect_name: str, billing_type: bool, first: bool, last: bool) -> Any:
+    inner = _day_counts_statement(dialect_name, billing_type, first, last).subquery()
     return select(func.coalesce(func.sum(inner.c.n), 0).label("n"))
 
 
 async def day_total(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> int:
     """Records in days ``[first_day, last_day]``, summed in the database (no row per day)."""
     statement = _day_total_statement(
-        conn.dialect.name, criteria.billing_type is not None, first_day is not None, last_day is not None
+        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None
     )
     params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
-    return int((await fast.fetch(conn, statement, params))[0]["n"])
+    return int((await dialect.fetch(conn, statement, params))[0]["n"])
 
 
 async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> list[tuple[int, int]]:
     """``(day, records)`` for days in ``[first_day, last_day]`` with any matching record, ascending."""
     statement = _day_counts_statement(
-        conn.dialect.name, criteria.billing_type is not None, first_day is not None, last_day is not None
+        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None
     )
     params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
-    return [(int(row["day"]), int(row["n"])) for row in await fast.fetch(conn, statement, params) if row["n"]]
+    return [(int(row["day"]), int(row["n"])) for row in await dialect.fetch(conn, statement, params) if row["n"]]
 
 
 @lru_cache(maxsize=512)
@@ -164,11 +156,11 @@ def _page_statement(shape: _Shape) -> Any:
 
 async def page(
     conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None, *, offset: int, limit: int
-) -> list[Mapping[str, Any]]:
+) -> list[RecordView]:
     """One page of records in ``[low, high]``, joined for rendering, in the search's order.
 
     The page's ids are chosen by an inner query over the index alone; only they are joined.
     """
     statement = _page_statement(_shape(conn, criteria, low, high))
     params = _params(criteria, low, high) | {"offset": offset, "limit": limit}
-    return list(await fast.fetch(conn, statement, params))
+    return [RecordView(**row) for row in await dialect.fetch(conn, statement, params)]

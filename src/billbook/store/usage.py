@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store.bulk import as_arrays, unnest_source
-from billbook.store.upsert import one_of
+from billbook.store import dialect
+from billbook.store.rows import DeductWithOutcome, UsageCell
 from billbook.store.tables import billing_records, predictions, usage_daily
+from billbook.vocabulary import BillingType
 
 
 _COLUMNS = (
@@ -21,17 +21,12 @@ _COLUMNS = (
 
 
 @lru_cache
-def _upsert(dialect: str, *, arrays: bool = False) -> Any:
-    """Built once per dialect: this runs with every charge and status change. With ``arrays``
-    (PostgreSQL), many cells travel as one array per column in a single statement."""
-    module = sqlite if dialect == "sqlite" else postgresql
-    if arrays:
-        source = unnest_source({c: usage_daily.c[c].type for c in _COLUMNS})
-        statement = module.insert(usage_daily).from_select(list(_COLUMNS), source)
-    else:
-        statement = module.insert(usage_daily).values({c: bindparam(c) for c in _COLUMNS})
+def _upsert(dialect_name: str) -> Any:
+    """Built once per dialect: this runs with every charge and status change, for many cells at a
+    time (see ``dialect.execute_many``)."""
+    statement = dialect.many_rows_insert(dialect_name, usage_daily, _COLUMNS)
     t, new = usage_daily.c, statement.excluded
-    greatest = func.max if dialect == "sqlite" else func.greatest
+    greatest = dialect.greatest(dialect_name)
     return statement.on_conflict_do_update(
         index_elements=["account_id", "day", "model_uuid", "access_key_id"],
         set_={
@@ -70,9 +65,9 @@ async def add(
     price: int = 0,
 ) -> None:
     """Add counts to one rollup cell, creating it if needed; the newest charge sets ``last_price``."""
-    await conn.execute(
-        _upsert(conn.dialect.name),
-        {
+    await add_many(
+        conn,
+        [{
             "account_id": account_id,
             "day": day,
             "model_uuid": model_uuid,
@@ -83,9 +78,9 @@ async def add(
             "refund_count": refund_count,
             "refund_amount": refund_amount,
             "completed_count": completed_count,
-            "last_used_at": used_at,
-            "last_price": price,
-        },
+            "used_at": used_at,
+            "price": price,
+        }],
     )
 
 
@@ -97,16 +92,16 @@ async def cells(
     *,
     model_uuids: tuple[str, ...] = (),
     access_key_ids: tuple[str, ...] = (),
-) -> list[dict]:
+) -> list[UsageCell]:
     """Rollup cells of one account for days ``first_day..last_day`` (inclusive)."""
     t = usage_daily.c
-    query = select(usage_daily).where(t.account_id == account_id, t.day.between(first_day, last_day))
+    query = select(*(c for c in usage_daily.c if c.name != "account_id")).where(t.account_id == account_id, t.day.between(first_day, last_day))
     if model_uuids:
-        query = query.where(one_of(conn, t.model_uuid, model_uuids))
+        query = query.where(dialect.one_of(conn, t.model_uuid, model_uuids))
     if access_key_ids:
-        query = query.where(one_of(conn, t.access_key_id, access_key_ids))
+        query = query.where(dialect.one_of(conn, t.access_key_id, access_key_ids))
     rows = await conn.execute(query.order_by(t.day, t.model_uuid))
-    return [dict(r) for r in rows.mappings()]
+    return [UsageCell(**r) for r in rows.mappings()]
 
 
 async def deduct_rows(
@@ -117,7 +112,7 @@ async def deduct_rows(
     end_ms: int | None = None,
     model_uuids: tuple[str, ...] = (),
     access_key_ids: tuple[str, ...] = (),
-) -> list[dict]:
+) -> list[DeductWithOutcome]:
     """Every deduct of an account in ``[start_ms, end_ms]`` with its prediction's status and its
     refund, if any: the raw material the rollup summarises (edge days of a range, ``verify``)."""
     r, p = billing_records.c, predictions.c
@@ -133,29 +128,25 @@ async def deduct_rows(
             refund.c.price.label("refund_price"),
         )
         .join(predictions, p.id == r.prediction_id)
-        .outerjoin(refund, (refund.c.order_id == r.order_id) & (refund.c.billing_type == "refund"))
-        .where(r.account_id == account_id, r.billing_type == "deduct")
+        .outerjoin(refund, (refund.c.order_id == r.order_id) & (refund.c.billing_type == BillingType.REFUND))
+        .where(r.account_id == account_id, r.billing_type == BillingType.DEDUCT)
     )
     if start_ms is not None:
         query = query.where(r.created_at >= start_ms)
     if end_ms is not None:
         query = query.where(r.created_at <= end_ms)
     if model_uuids:
-        query = query.where(one_of(conn, r.model_uuid, model_uuids))
+        query = query.where(dialect.one_of(conn, r.model_uuid, model_uuids))
     if access_key_ids:
-        query = query.where(one_of(conn, r.access_key_id, access_key_ids))
-    return [dict(row) for row in (await conn.execute(query)).mappings()]
+        query = query.where(dialect.one_of(conn, r.access_key_id, access_key_ids))
+    return [DeductWithOutcome(**row) for row in (await conn.execute(query)).mappings()]
 
 
 async def add_many(conn: AsyncConnection, cells: list[dict]) -> None:
     """``add`` for several cells in one round trip (each dict holds ``add``'s keyword arguments)."""
-    if cells:
-        rows = [
-            {c: cell.get(c, 0) for c in _COLUMNS if c not in ("last_used_at", "last_price", "model_type")}
-            | {"model_type": cell.get("model_type", ""), "last_used_at": cell.get("used_at", 0), "last_price": cell.get("price", 0)}
-            for cell in cells
-        ]
-        if conn.dialect.name == "postgresql":
-            await conn.execute(_upsert("postgresql", arrays=True), as_arrays(rows, _COLUMNS))
-        else:
-            await conn.execute(_upsert(conn.dialect.name), rows)
+    rows = [
+        {c: cell.get(c, 0) for c in _COLUMNS if c not in ("last_used_at", "last_price", "model_type")}
+        | {"model_type": cell.get("model_type", ""), "last_used_at": cell.get("used_at", 0), "last_price": cell.get("price", 0)}
+        for cell in cells
+    ]
+    await dialect.execute_many(conn, _upsert(dialect.name(conn)), rows, _COLUMNS)

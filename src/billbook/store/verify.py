@@ -16,6 +16,7 @@ from sqlalchemy.sql import ColumnElement
 
 from billbook.store.tables import access_keys, accounts, billing_records, metadata, orders, predictions, usage_daily
 from billbook.times import MS_PER_DAY
+from billbook.vocabulary import BillingType, PredictionStatus
 
 r = billing_records.c
 
@@ -108,7 +109,7 @@ async def bad_record_links(conn: AsyncConnection, order_types: tuple[str, ...], 
 
 def _per_order() -> object:
     """Deduct and refund counts and prices of every order, one row per order that has records."""
-    is_deduct, is_refund = r.billing_type == "deduct", r.billing_type == "refund"
+    is_deduct, is_refund = r.billing_type == BillingType.DEDUCT, r.billing_type == BillingType.REFUND
     return (
         select(
             r.order_id,
@@ -186,7 +187,7 @@ async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[dict]:
     ordered = select(r.id, r.uuid, r.account_id, r.billing_type, r.price, running).subquery()
     query = (
         select(ordered)
-        .where(ordered.c.billing_type == "deduct", ordered.c.running < 0)
+        .where(ordered.c.billing_type == BillingType.DEDUCT, ordered.c.running < 0)
         .order_by(ordered.c.id)
     )
     return await _rows(conn, query, limit)
@@ -254,15 +255,15 @@ def _usage_recomputed() -> object:
             func.sum(d.c.price).label("deduct_amount"),
             func.count(refund.c.id).label("refund_count"),
             func.coalesce(func.sum(refund.c.price), 0).label("refund_amount"),
-            func.sum(case((p.c.status == "completed", 1), else_=0)).label("completed_count"),
+            func.sum(case((p.c.status == PredictionStatus.COMPLETED, 1), else_=0)).label("completed_count"),
             func.max(d.c.created_at).label("last_used_at"),
         )
         .select_from(
             d.join(p, p.c.id == d.c.prediction_id).outerjoin(
-                refund, and_(refund.c.order_id == d.c.order_id, refund.c.billing_type == "refund")
+                refund, and_(refund.c.order_id == d.c.order_id, refund.c.billing_type == BillingType.REFUND)
             )
         )
-        .where(d.c.billing_type == "deduct")
+        .where(d.c.billing_type == BillingType.DEDUCT)
         .group_by(d.c.account_id, day, d.c.model_uuid, d.c.access_key_id)
         .subquery()
     )
@@ -284,7 +285,7 @@ async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[
     newest = (
         select(r.id)
         .where(
-            r.billing_type == "deduct",
+            r.billing_type == BillingType.DEDUCT,
             r.account_id == u.account_id,
             r.model_uuid == u.model_uuid,
             r.access_key_id == u.access_key_id,

@@ -74,10 +74,10 @@ async def revoke_key(request: Request, access_key_id: AccessKeyId) -> JSONBody:
         key = await keys.revoke_key(conn, access_key_id)
     return success(
         {
-            "access_key_id": key["access_key_id"],
-            "ak_id": key["id"],
-            "name": key["name"],
-            "revoked_at": ms_to_iso(key["revoked_at"]),
+            "access_key_id": key.access_key_id,
+            "ak_id": key.ak_id,
+            "name": key.name,
+            "revoked_at": ms_to_iso(key.revoked_at),
         }
     )
 
@@ -85,10 +85,10 @@ async def revoke_key(request: Request, access_key_id: AccessKeyId) -> JSONBody:
 def _funds(result: funds.FundsResult) -> dict:
     record = result.record
     return {
-        "uuid": record["uuid"],
-        "billing_type": record["billing_type"],
-        "amount": micros_to_json(record["delta"]),
-        "reference": record["reference"],
+        "uuid": record.uuid,
+        "billing_type": record.billing_type,
+        "amount": micros_to_json(record.delta),
+        "reference": record.reference,
         "balance": micros_to_json(result.balance),
         "created": result.created,
     }
@@ -123,7 +123,7 @@ def _charge(body: ChargeRequest) -> charges.Charge:
 
 async def _items(conn: AsyncConnection, ids: list[int]) -> dict[int, dict]:
     views = await search.record_views(conn, ids)
-    return {v["id"]: render.billing_item(v) for v in views}
+    return {v.id: render.billing_item(v) for v in views}
 
 
 @router.post("/charges", responses=_docs(ChargeOut), summary="Charge a prediction")

@@ -1,0 +1,180 @@
+"""Every difference between SQLite and PostgreSQL that the queries see, in one place.
+
+The rest of ``store/`` asks this module and never tests a dialect's name itself. The differences:
+
+1. **Engines and transactions** (``store.db``, not here): SQLite runs in WAL mode with a write
+   engine whose transactions start with ``BEGIN IMMEDIATE`` behind an in-process lock and a read
+   engine of plain deferred transactions; PostgreSQL has one pooled asyncpg engine, reads at
+   ``REPEATABLE READ``, JIT off.
+2. **Row locks**: ``SELECT … FOR UPDATE`` locks rows on PostgreSQL; SQLAlchemy renders nothing on
+   SQLite, where the write transaction already holds the database's write lock. Queries write
+   ``with_for_update()`` and get the right thing on both.
+3. **Inserts that handle a conflict** (``ON CONFLICT DO …``) are built from each dialect's own
+   ``insert`` construct: ``insert_for``.
+4. **A list as one parameter**: ``column = ANY(:array)`` on PostgreSQL (one parameter and one
+   cached plan however long the list), ``column IN (…)`` on SQLite: ``one_of`` (values bound now)
+   and ``among`` (a named parameter of a statement built once).
+5. **Many rows in one statement**: on PostgreSQL the rows travel as one typed array per column and
+   ``unnest`` expands them (``INSERT … SELECT``, ``UPDATE … FROM``: one round trip); SQLite, in
+   process, runs the one-row statement as ``executemany``: ``many_rows_insert``, ``many_rows``
+   and ``execute_many``; ``insert_returning`` for inserts that report the ids they made.
+6. **The larger of two values**: ``greatest`` on PostgreSQL, the two-argument ``max`` on SQLite.
+7. **Hot reads** (authentication, search, balance): on PostgreSQL a statement is compiled once to
+   asyncpg's ``$n`` SQL and run on the transaction's own asyncpg connection, skipping SQLAlchemy's
+   per-execution result machinery (a third of the CPU of a search); on SQLite it runs through
+   SQLAlchemy: ``fetch``.
+8. **Integer keys** (``store.tables.BigId``): 64-bit on PostgreSQL; SQLite's rowid alias must be
+   declared ``INTEGER`` to autoincrement.
+9. **Window functions and ``UPDATE … FROM``** (``billbook verify``, migrations) need SQLite 3.33 or
+   newer; PostgreSQL has both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Select, Table, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
+_PG = postgresql.dialect()
+
+
+def name(conn: AsyncConnection) -> str:
+    """``"sqlite"`` or ``"postgresql"``: part of the key of statements built once per dialect."""
+    return conn.dialect.name
+
+
+def insert_for(dialect: str, table: Table) -> Any:
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_*``."""
+    return (sqlite if dialect == SQLITE else postgresql).insert(table)
+
+
+def greatest(dialect: str) -> Any:
+    """The SQL function returning the larger of its arguments."""
+    return func.max if dialect == SQLITE else func.greatest
+
+
+# --- a list as one parameter ----------------------------------------------------------------------
+
+
+def one_of(conn: AsyncConnection, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """``column`` is one of ``values`` (bound now; a 1,000-charge batch is still one parameter on
+    PostgreSQL)."""
+    if name(conn) == POSTGRESQL:
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def among(dialect: str, column: Any, parameter: str) -> ColumnElement[bool]:
+    """``column`` is one of the list passed later as ``parameter``, for statements built once."""
+    if dialect == POSTGRESQL:
+        return column == any_(bindparam(parameter, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(parameter, expanding=True))
+
+
+# --- many rows in one statement -------------------------------------------------------------------
+
+
+def unnest_source(columns: Mapping[str, Any]) -> Select:
+    """``SELECT unnest(:a) AS a, unnest(:b) AS b, …`` (PostgreSQL): a whole list of rows as one
+    array parameter per column (``columns`` maps names to SQL types), read back in lockstep."""
+    return select(
+        *(func.unnest(bindparam(c, type_=postgresql.ARRAY(sql_type))).label(c) for c, sql_type in columns.items())
+    )
+
+
+def many_rows(dialect: str, columns: Mapping[str, Any]) -> Any:
+    """The rows of an ``execute_many`` as a FROM source with one column per name (``columns`` maps
+    names to SQL types): the arrays expanded on PostgreSQL, one row of named parameters on SQLite."""
+    if dialect == POSTGRESQL:
+        return unnest_source(columns).subquery("rows")
+    return select(*(bindparam(c, type_=sql_type).label(c) for c, sql_type in columns.items())).subquery("rows")
+
+
+def many_rows_insert(dialect: str, table: Table, columns: Sequence[str]) -> Any:
+    """``INSERT`` of the rows of an ``execute_many`` into ``columns`` of ``table`` (the dialect's
+    construct, so ``on_conflict_do_*`` can follow)."""
+    statement = insert_for(dialect, table)
+    if dialect == POSTGRESQL:
+        return statement.from_select(list(columns), unnest_source({c: table.c[c].type for c in columns}))
+    return statement.values({c: bindparam(c) for c in columns})
+
+
+async def execute_many(conn: AsyncConnection, statement: Executable, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Run a statement built by ``many_rows_insert`` or over ``many_rows`` once for all ``rows``:
+    one array per column on PostgreSQL, ``executemany`` on SQLite."""
+    if not rows:
+        return
+    if name(conn) == POSTGRESQL:
+        await conn.execute(statement, {c: [row[c] for row in rows] for c in columns})
+    else:
+        await conn.execute(statement, [{c: row[c] for c in columns} for row in rows])
+
+
+@lru_cache
+def _unnest_insert_sql(table: Table, columns: tuple[str, ...], returning: tuple[str, ...], skip_conflicts_on: str | None) -> str:
+    types = [table.c[c].type.compile(dialect=_PG) for c in columns]
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
+    conflict = f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING" if skip_conflicts_on else ""
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f"{conflict} RETURNING {', '.join(returning)}"
+    )
+
+
+async def insert_returning(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: tuple[str, ...],
+    *,
+    skip_conflicts_on: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (mappings with the same keys) and return the ``returning`` columns of each
+    row inserted. Ids are taken in the order of ``rows``; the result's order is not promised. With
+    ``skip_conflicts_on``, rows that collide on that unique column are skipped instead of failing
+    the transaction."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    if name(conn) == POSTGRESQL:
+        raw = await conn.get_raw_connection()
+        sql = _unnest_insert_sql(table, columns, returning, skip_conflicts_on)
+        arrays = [[row[c] for row in rows] for c in columns]
+        return [tuple(r) for r in await raw.driver_connection.fetch(sql, *arrays)]
+    statement = insert_for(SQLITE, table)
+    if skip_conflicts_on:
+        statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+    statement = statement.returning(*(table.c[c] for c in returning))
+    return [tuple(r) for r in await conn.execute(statement, [dict(row) for row in rows])]
+
+
+# --- hot reads ------------------------------------------------------------------------------------
+
+#: Keyed by the statement object itself (kept alive here, so no other statement can take its
+#: identity); statements come from a finite set of shapes, so this stays small.
+_compiled: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _compile_for_asyncpg(conn: AsyncConnection, statement: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    found = _compiled.get(statement)
+    if found is None:
+        compiled = statement.compile(dialect=conn.dialect)
+        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+        _compiled[statement] = found
+    return found
+
+
+async def fetch(conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    """Rows of ``statement`` (built once and kept: on PostgreSQL its compiled form is cached) as
+    mappings of column name to value."""
+    if name(conn) != POSTGRESQL:
+        return list((await conn.execute(statement, dict(params))).mappings())
+    sql, names, defaults = _compile_for_asyncpg(conn, statement)
+    raw = (await conn.get_raw_connection()).driver_connection
+    return await raw.fetch(sql, *(params[n] if n in params else defaults[n] for n in names))

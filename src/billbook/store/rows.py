@@ -1,0 +1,155 @@
+"""What the queries of ``store/`` hand back: one frozen dataclass per shape of row.
+
+Names say what a field holds: ``ak_id`` is an access key's integer id (the wire's ``ak_id``) and
+``access_key_id`` its public string id, ``prediction_id``/``order_id`` are integer ids and
+``*_uuid`` the public ones. Money is integer micro-dollars and times integer epoch milliseconds,
+as in the tables. A row is built from a result mapping by keyword (``Row(**mapping)``), one object
+per row and nothing more, so the hot paths stay as cheap as the mappings were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from billbook.vocabulary import BillingType
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    balance: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An access key, with the salted hash of its secret."""
+
+    ak_id: int
+    access_key_id: str
+    account_id: int
+    name: str
+    lookup: str
+    salt: str
+    secret_hash: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRow:
+    """One of the server's own secrets (the admin token), hashed."""
+
+    name: str
+    salt: str
+    secret_hash: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionWithOrder:
+    """A charged prediction and its order, read together."""
+
+    prediction_id: int
+    uuid: str
+    account_id: int
+    ak_id: int
+    model_uuid: str
+    model_type: str
+    status: str
+    created_at: int
+    updated_at: int
+    order_id: int
+    order_uuid: str
+    order_state: str
+    order_price: int
+    order_origin_price: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRecord:
+    """A billing record to append. ``price`` is positive, ``delta`` is the signed change to the
+    balance and ``balance_after`` the balance right after it in the ledger's write order."""
+
+    uuid: str
+    account_id: int
+    billing_type: BillingType
+    price: int
+    delta: int
+    balance_after: int
+    created_at: int
+    ak_id: int | None = None
+    access_key_id: str | None = None
+    order_id: int | None = None
+    prediction_id: int | None = None
+    model_uuid: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+
+
+NEW_RECORD_COLUMNS = tuple(f.name for f in fields(NewRecord))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record(NewRecord):
+    """A stored billing record."""
+
+    id: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """A record joined with its key's name, its order and its prediction, as the wire shows it."""
+
+    id: int
+    uuid: str
+    billing_type: str
+    price: int
+    delta: int
+    balance_after: int
+    access_key_id: str | None
+    created_at: int
+    updated_at: int
+    access_key_name: str | None
+    order_uuid: str | None
+    order_state: str | None
+    order_price: int | None
+    order_origin_price: int | None
+    order_ak_id: int | None
+    order_updated_at: int | None
+    prediction_uuid: str | None
+    prediction_model_uuid: str | None
+    prediction_status: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageCell:
+    """Usage of one UTC day, model and key of an account (the query's): a row of ``usage_daily``."""
+
+    day: int
+    model_uuid: str
+    access_key_id: str
+    model_type: str
+    deduct_count: int
+    deduct_amount: int
+    refund_count: int
+    refund_amount: int
+    completed_count: int
+    last_used_at: int
+    last_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeductWithOutcome:
+    """A deduct with its prediction's status and its refund's price, if refunded: what a usage
+    cell summarises."""
+
+    created_at: int
+    price: int
+    model_uuid: str
+    access_key_id: str
+    model_type: str
+    status: str
+    refund_price: int | None

@@ -1,0 +1,89 @@
+"""The ledger's words, named once: what a record, a prediction, an order and a batch item can be.
+
+Each is a ``StrEnum``, so a member *is* its string: it is stored in its column, sent on the wire and
+compared with a value read back from the database as it is. ``store/`` writes and filters these
+values and ``ledger/`` decides with them, so they live here, beside ``money`` and ``times``, where
+both can import them without ``store/`` importing ``ledger/``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BillingType(StrEnum):
+    """What a billing record did to the balance. ``price`` is always positive; ``delta`` (the wire's
+    ``amount``) carries the sign."""
+
+    DEDUCT = "deduct"
+    """A prediction's price held at submit: the balance goes down by ``price``."""
+    REFUND = "refund"
+    """A failed, cancelled or timed-out prediction's price given back, once per order."""
+    RECHARGE = "recharge"
+    """Money paid in (a top-up, or an account's opening balance); idempotent on ``reference``."""
+    ADJUST = "adjust"
+    """An operator's correction of either sign, with a reason; idempotent on ``reference``."""
+
+    @property
+    def sign(self) -> str:
+        """``-``, ``+`` or ``±``: the sign of this type's ``delta``."""
+        return _SIGNS[self]
+
+    @property
+    def has_order(self) -> bool:
+        """Whether records of this type belong to an order (and so to a prediction and a key)."""
+        return self in (BillingType.DEDUCT, BillingType.REFUND)
+
+
+_SIGNS = {BillingType.DEDUCT: "-", BillingType.REFUND: "+", BillingType.RECHARGE: "+", BillingType.ADJUST: "±"}
+
+
+class PredictionStatus(StrEnum):
+    """Where a charged prediction is in its lifecycle, as the platform reports it."""
+
+    CREATED = "created"
+    """Charged and submitted; nothing reported yet."""
+    PROCESSING = "processing"
+    """Running."""
+    COMPLETED = "completed"
+    """Finished with a result: the charge stands (its order is ``done``)."""
+    FAILED = "failed"
+    """Finished without a result: refunded."""
+    CANCELLED = "cancelled"
+    """Stopped by the caller before it finished: refunded."""
+    TIMEOUT = "timeout"
+    """Gave up waiting: refunded."""
+
+    @property
+    def is_final(self) -> bool:
+        """No status follows a final one."""
+        return self not in (PredictionStatus.CREATED, PredictionStatus.PROCESSING)
+
+    @property
+    def refunds(self) -> bool:
+        """Reaching this status gives the price back."""
+        return self.is_final and self is not PredictionStatus.COMPLETED
+
+
+class OrderState(StrEnum):
+    """What became of the money a prediction's charge holds."""
+
+    PRE = "pre"
+    """Held: the prediction has not finished."""
+    DONE = "done"
+    """Kept: the prediction completed."""
+    REFUNDED = "refunded"
+    """Given back by a ``refund`` record."""
+
+
+class BatchOutcome(StrEnum):
+    """What happened to one charge of a batch."""
+
+    CREATED = "created"
+    """Charged now."""
+    DUPLICATE = "duplicate"
+    """Already charged (earlier, or earlier in the same batch): the first charge's record."""
+    INSUFFICIENT = "insufficient"
+    """Refused: the balance did not cover the price. Nothing was written."""
+    INVALID = "invalid"
+    """Refused: a bad field, an unknown or revoked key, or a retry that disagrees with the first."""
