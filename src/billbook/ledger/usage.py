@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ledger.errors import InvalidRequest
 from billbook.store import usage as usage_store
 from billbook.store.rows import DeductWithOutcome, UsageCell
+from billbook.store.usage import UsageFilters
 from billbook.times import MS_PER_DAY, day_of
 from billbook.vocabulary import PredictionStatus
 
@@ -54,17 +56,9 @@ def check_range(start_ms: int, end_ms: int) -> None:
 
 
 async def usage_cells(
-    conn: AsyncConnection,
-    account_id: int,
-    start_ms: int,
-    end_ms: int,
-    *,
-    model_uuids: tuple[str, ...] = (),
-    access_key_ids: tuple[str, ...] = (),
+    conn: AsyncConnection, account_id: int, start_ms: int, end_ms: int, **filters: Unpack[UsageFilters]
 ) -> list[UsageCell]:
-    """Cells covering exactly the deducts in ``[start_ms, end_ms]`` of any of ``model_uuids`` and
-    any of ``access_key_ids`` (an empty tuple: no filter)."""
-    filters = {"model_uuids": model_uuids, "access_key_ids": access_key_ids}
+    """Cells covering exactly the deducts in ``[start_ms, end_ms]`` that ``filters`` select."""
     first_full = -(-start_ms // MS_PER_DAY)  # first day starting at or after start
     last_full = (end_ms + 1) // MS_PER_DAY - 1  # last day ending at or before end
     cells: list[UsageCell] = []
@@ -123,18 +117,9 @@ def summarise(cells: list[UsageCell]) -> dict:
 
 
 async def usage_stats(
-    conn: AsyncConnection,
-    account_id: int,
-    start_ms: int,
-    end_ms: int,
-    *,
-    model_uuids: tuple[str, ...] = (),
-    access_key_ids: tuple[str, ...] = (),
+    conn: AsyncConnection, account_id: int, start_ms: int, end_ms: int, **filters: Unpack[UsageFilters]
 ) -> dict:
-    """Usage in ``[start_ms, end_ms]`` of any of ``model_uuids`` and ``access_key_ids``, as search
-    filters them (an empty tuple: no filter)."""
+    """Usage in ``[start_ms, end_ms]`` of any of the ``model_uuids`` and ``access_key_ids`` given,
+    as search filters them (an empty tuple: no filter)."""
     check_range(start_ms, end_ms)
-    cells = await usage_cells(
-        conn, account_id, start_ms, end_ms, model_uuids=model_uuids, access_key_ids=access_key_ids
-    )
-    return summarise(cells)
+    return summarise(await usage_cells(conn, account_id, start_ms, end_ms, **filters))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,134 +70,118 @@ def _usd(micros: int | None) -> str:
     return "none" if micros is None else f"{format_usd(int(micros))} USD"
 
 
-def _balance(row: dict) -> Violation:
-    return Violation(
-        "balance",
-        f"balance is {_usd(row['balance'])} but its records sum to {_usd(row['records_sum'])}",
-        row["account_id"],
-    )
+def _about(row: Any, check: str, message: str) -> Violation:
+    """A violation of ``check`` in ``row``'s account."""
+    return Violation(check, message, row.account_id)
 
 
-def _amount(row: dict) -> Violation:
-    kind = row["billing_type"]
+def _balance(row: store.BalanceMismatch) -> Violation:
+    return _about(row, "balance", f"balance is {_usd(row.balance)} but its records sum to {_usd(row.records_sum)}")
+
+
+def _amount(row: store.RecordAmount) -> Violation:
+    kind = row.billing_type
     if kind not in SIGNS:
         problem = f"unknown billing_type {kind!r}"
-    elif row["price"] < 0:
-        problem = f"negative price {row['price']}"
+    elif row.price < 0:
+        problem = f"negative price {row.price}"
     else:
-        problem = f"delta {row['delta']} does not match a {kind} of price {row['price']}"
-    return Violation("record_amount", f"record {row['uuid']}: {problem}", row["account_id"])
+        problem = f"delta {row.delta} does not match a {kind} of price {row.price}"
+    return _about(row, "record_amount", f"record {row.uuid}: {problem}")
 
 
-def _link(row: dict) -> Violation:
+def _link(row: store.RecordLinks) -> Violation:
     problems = []
-    if row["ak_id"] is not None and row["key_account_id"] != row["account_id"]:
-        problems.append(f"its key belongs to account {row['key_account_id']}")
-    elif row["ak_id"] is not None and row["access_key_id"] != row["key_access_key_id"]:
-        problems.append(f"access_key_id {row['access_key_id']!r} is not its key's {row['key_access_key_id']!r}")
-    if row["billing_type"] in ORDER_TYPES:
-        if row["order_id"] is None or row["prediction_id"] is None or row["ak_id"] is None:
+    if row.ak_id is not None and row.key_account_id != row.account_id:
+        problems.append(f"its key belongs to account {row.key_account_id}")
+    elif row.ak_id is not None and row.access_key_id != row.key_access_key_id:
+        problems.append(f"access_key_id {row.access_key_id!r} is not its key's {row.key_access_key_id!r}")
+    if row.billing_type in ORDER_TYPES:
+        if row.order_id is None or row.prediction_id is None or row.ak_id is None:
             problems.append("a deduct or refund without its order, prediction or key")
-        elif row["order_account_id"] != row["account_id"]:
-            problems.append(f"its order belongs to account {row['order_account_id']}")
-        elif row["order_prediction_id"] != row["prediction_id"] or row["order_ak_id"] != row["ak_id"]:
+        elif row.order_account_id != row.account_id:
+            problems.append(f"its order belongs to account {row.order_account_id}")
+        elif row.order_prediction_id != row.prediction_id or row.order_ak_id != row.ak_id:
             problems.append("its prediction or key differs from its order's")
-    elif row["order_id"] is not None or row["prediction_id"] is not None:
-        problems.append(f"a {row['billing_type']} linked to an order or prediction")
-    return Violation("record_links", f"record {row['uuid']}: {'; '.join(problems)}", row["account_id"])
+    elif row.order_id is not None or row.prediction_id is not None:
+        problems.append(f"a {row.billing_type} linked to an order or prediction")
+    return _about(row, "record_links", f"record {row.uuid}: {'; '.join(problems)}")
 
 
-def _order(row: dict) -> list[Violation]:
+def _order(row: store.OrderFigures) -> list[Violation]:
     """Every rule the order breaks, each its own violation."""
     found = []
-    subject = f"order {row['order_uuid']} (prediction {row['prediction_uuid']})"
+    subject = f"order {row.order_uuid} (prediction {row.prediction_uuid})"
 
     def add(check: str, message: str) -> None:
-        found.append(Violation(check, f"{subject}: {message}", row["account_id"]))
+        found.append(_about(row, check, f"{subject}: {message}"))
 
-    if row["deducts"] != 1:
-        add("one_deduct", f"has {row['deducts']} deduct records, not 1")
-    refunding = row["status"] in REFUNDING
-    if row["refunds"] > 1:
-        add("refund", f"has {row['refunds']} refunds")
-    elif row["refunds"] == 1 and not refunding:
-        add("refund", f"refunded although the prediction is {row['status']}")
-    expected = ORDER_STATES.get(row["state"])
+    if row.deducts != 1:
+        add("one_deduct", f"has {row.deducts} deduct records, not 1")
+    refunding = row.status in REFUNDING
+    if row.refunds > 1:
+        add("refund", f"has {row.refunds} refunds")
+    elif row.refunds == 1 and not refunding:
+        add("refund", f"refunded although the prediction is {row.status}")
+    expected = ORDER_STATES.get(row.state)
     if expected is None:
-        add("order_state", f"unknown state {row['state']!r}")
-    elif row["status"] not in expected[0] or row["refunds"] != expected[1]:
-        add(
-            "order_state",
-            f"state {row['state']} with prediction status {row['status']} and {row['refunds']} refund(s)",
-        )
-    for kind in ORDER_TYPES:
-        low, high = row[f"{kind}_min"], row[f"{kind}_max"]
-        if low is not None and (low != row["price"] or high != row["price"]):
-            add("order_price", f"{kind} price {_usd(low)} differs from the order's {_usd(row['price'])}")
-    if row["prediction_account_id"] != row["account_id"]:
-        add("record_links", f"its prediction belongs to account {row['prediction_account_id']}")
+        add("order_state", f"unknown state {row.state!r}")
+    elif row.status not in expected[0] or row.refunds != expected[1]:
+        add("order_state", f"state {row.state} with prediction status {row.status} and {row.refunds} refund(s)")
+    for kind, low, high in (("deduct", row.deduct_min, row.deduct_max), ("refund", row.refund_min, row.refund_max)):
+        if low is not None and (low != row.price or high != row.price):
+            add("order_price", f"{kind} price {_usd(low)} differs from the order's {_usd(row.price)}")
+    if row.prediction_account_id != row.account_id:
+        add("record_links", f"its prediction belongs to account {row.prediction_account_id}")
     if not found:  # the query saw a problem the rules above do not name
         add("order_state", f"inconsistent order: {row}")
     return found
 
 
-def _lonely_prediction(row: dict) -> Violation:
-    return Violation("one_deduct", f"prediction {row['uuid']} ({row['status']}) has no order", row["account_id"])
+def _lonely_prediction(row: store.LonelyPrediction) -> Violation:
+    return _about(row, "one_deduct", f"prediction {row.uuid} ({row.status}) has no order")
 
 
-def _overdraft(row: dict) -> Violation:
-    return Violation(
-        "overdraft",
-        f"deduct {row['uuid']} of {_usd(row['price'])} left the balance at {_usd(row['running'])}",
-        row["account_id"],
-    )
+def _overdraft(row: store.Overdraft) -> Violation:
+    return _about(row, "overdraft", f"deduct {row.uuid} of {_usd(row.price)} left the balance at {_usd(row.running)}")
 
 
-def _balance_after(row: dict) -> Violation:
-    shown = f"balance_after {_usd(row['balance_after'])}"
-    if row["balance_after"] != row["running"]:
-        message = f"record {row['uuid']}: {shown} is not the running sum of the account's records, {_usd(row['running'])}"
+def _balance_after(row: store.BalanceAfter) -> Violation:
+    shown = f"balance_after {_usd(row.balance_after)}"
+    if row.balance_after != row.running:
+        message = f"record {row.uuid}: {shown} is not the running sum of the account's records, {_usd(row.running)}"
     else:
-        message = f"last record {row['uuid']}: {shown} is not the account's balance, {_usd(row['balance'])}"
-    return Violation("balance_after", message, row["account_id"])
+        message = f"last record {row.uuid}: {shown} is not the account's balance, {_usd(row.balance)}"
+    return _about(row, "balance_after", message)
 
 
-def _cell_name(row: dict) -> str:
-    return f"{day_to_date(int(row['day']))} {row['model_uuid']} key {row['access_key_id']}"
+def _cell_name(day: int, model_uuid: str, access_key_id: str) -> str:
+    return f"{day_to_date(int(day))} {model_uuid} key {access_key_id}"
 
 
-def _usage(row: dict) -> Violation:
-    if not row["stored_rows"]:
+def _usage(row: store.CellDifference) -> Violation:
+    if row.stored is None:
         problem = "missing from usage_daily"
-    elif not row["computed_rows"]:
+    elif row.computed is None:
         problem = "in usage_daily but no deduct made it"
     else:
-        problem = ", ".join(
-            f"{v} {row[f'stored_{v}']} (records say {row[f'computed_{v}']})"
-            for v in store.USAGE_VALUES
-            if row[f"stored_{v}"] != row[f"computed_{v}"]
-        )
-    return Violation("usage_daily", f"{_cell_name(row)}: {problem}", row["account_id"])
+        stored, computed = row.stored, row.computed
+        problem = ", ".join(f"{v} {stored[v]} (records say {computed[v]})" for v in stored if stored[v] != computed[v])
+    return _about(row, "usage_daily", f"{_cell_name(**row.key)}: {problem}")
 
 
-def _last_price(row: dict) -> Violation:
-    return Violation(
-        "usage_daily",
-        f"{_cell_name(row)}: last_price {_usd(row['last_price'])} is not the price of its newest deduct",
-        row["account_id"],
-    )
+def _last_price(row: store.LastPrice) -> Violation:
+    cell = _cell_name(row.day, row.model_uuid, row.access_key_id)
+    return _about(row, "usage_daily", f"{cell}: last_price {_usd(row.last_price)} is not the price of its newest deduct")
 
 
-def _billing_daily(row: dict) -> Violation:
-    day = day_to_date(int(row["day"]))
-    return Violation(
-        "billing_daily",
-        f"{day} {row['billing_type']}: count {row['stored_count']} but there are {row['computed_count']} records",
-        row["account_id"],
-    )
+def _billing_daily(row: store.CellDifference) -> Violation:
+    stored, computed = (side["count"] if side else 0 for side in (row.stored, row.computed))
+    day, billing_type = day_to_date(int(row.key["day"])), row.key["billing_type"]
+    return _about(row, "billing_daily", f"{day} {billing_type}: count {stored} but there are {computed} records")
 
 
-Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[dict]]], Callable[[dict], Violation | list[Violation]]]
+Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
 
 
 def checks() -> list[Check]:

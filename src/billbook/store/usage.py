@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,22 +84,30 @@ async def add(
     )
 
 
+class UsageFilters(TypedDict, total=False):
+    """Which models and keys usage is read for: any of the values given (an empty tuple, or the
+    filter left out: all of them). A new filter is one entry here and one line in ``_filtered``."""
+
+    model_uuids: tuple[str, ...]
+    access_key_ids: tuple[str, ...]
+
+
+def _filtered(conn: AsyncConnection, query: Any, table: Any, filters: UsageFilters) -> Any:
+    """``query`` narrowed by ``filters`` on ``table``'s ``model_uuid`` and ``access_key_id``."""
+    if filters.get("model_uuids"):
+        query = query.where(dialect.one_of(conn, table.c.model_uuid, filters["model_uuids"]))
+    if filters.get("access_key_ids"):
+        query = query.where(dialect.one_of(conn, table.c.access_key_id, filters["access_key_ids"]))
+    return query
+
+
 async def cells(
-    conn: AsyncConnection,
-    account_id: int,
-    first_day: int,
-    last_day: int,
-    *,
-    model_uuids: tuple[str, ...] = (),
-    access_key_ids: tuple[str, ...] = (),
+    conn: AsyncConnection, account_id: int, first_day: int, last_day: int, **filters: Unpack[UsageFilters]
 ) -> list[UsageCell]:
     """Rollup cells of one account for days ``first_day..last_day`` (inclusive)."""
     t = usage_daily.c
-    query = select(*(c for c in usage_daily.c if c.name != "account_id")).where(t.account_id == account_id, t.day.between(first_day, last_day))
-    if model_uuids:
-        query = query.where(dialect.one_of(conn, t.model_uuid, model_uuids))
-    if access_key_ids:
-        query = query.where(dialect.one_of(conn, t.access_key_id, access_key_ids))
+    query = select(*(c for c in usage_daily.c if c.name != "account_id"))
+    query = _filtered(conn, query.where(t.account_id == account_id, t.day.between(first_day, last_day)), usage_daily, filters)
     rows = await conn.execute(query.order_by(t.day, t.model_uuid))
     return [UsageCell(**r) for r in rows.mappings()]
 
@@ -110,8 +118,7 @@ async def deduct_rows(
     *,
     start_ms: int | None = None,
     end_ms: int | None = None,
-    model_uuids: tuple[str, ...] = (),
-    access_key_ids: tuple[str, ...] = (),
+    **filters: Unpack[UsageFilters],
 ) -> list[DeductWithOutcome]:
     """Every deduct of an account in ``[start_ms, end_ms]`` with its prediction's status and its
     refund, if any: the raw material the rollup summarises (edge days of a range, ``verify``)."""
@@ -135,10 +142,7 @@ async def deduct_rows(
         query = query.where(r.created_at >= start_ms)
     if end_ms is not None:
         query = query.where(r.created_at <= end_ms)
-    if model_uuids:
-        query = query.where(dialect.one_of(conn, r.model_uuid, model_uuids))
-    if access_key_ids:
-        query = query.where(dialect.one_of(conn, r.access_key_id, access_key_ids))
+    query = _filtered(conn, query, billing_records, filters)
     return [DeductWithOutcome(**row) for row in (await conn.execute(query)).mappings()]
 
 

@@ -9,6 +9,8 @@ which prediction status) come from the caller; this module only knows how to ask
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,8 +23,116 @@ from billbook.vocabulary import BillingType, PredictionStatus
 r = billing_records.c
 
 
-async def _rows(conn: AsyncConnection, query, limit: int) -> list[dict]:  # noqa: ANN001
-    return [dict(row) for row in (await conn.execute(query.limit(limit))).mappings()]
+@dataclass(frozen=True, slots=True)
+class BalanceMismatch:
+    account_id: int
+    balance: int
+    records_sum: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAmount:
+    id: int
+    uuid: str
+    account_id: int
+    billing_type: str
+    price: int
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLinks:
+    """A record's links beside what its key and order say (``key_*``, ``order_*``)."""
+
+    id: int
+    uuid: str
+    account_id: int
+    billing_type: str
+    ak_id: int | None
+    access_key_id: str | None
+    order_id: int | None
+    prediction_id: int | None
+    key_account_id: int | None
+    key_access_key_id: str | None
+    order_account_id: int | None
+    order_prediction_id: int | None
+    order_ak_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFigures:
+    """An order, its prediction, and the count and price range of its deducts and refunds."""
+
+    order_id: int
+    order_uuid: str
+    account_id: int
+    state: str
+    price: int
+    prediction_uuid: str
+    status: str
+    prediction_account_id: int
+    deducts: int
+    refunds: int
+    deduct_min: int | None
+    deduct_max: int | None
+    refund_min: int | None
+    refund_max: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LonelyPrediction:
+    id: int
+    uuid: str
+    account_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overdraft:
+    """A deduct and the running balance, in write order, right after it."""
+
+    id: int
+    uuid: str
+    account_id: int
+    billing_type: str
+    price: int
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceAfter:
+    """A record's ``balance_after``, the running sum at it, and its account's balance."""
+
+    id: int
+    uuid: str
+    account_id: int
+    balance_after: int
+    running: int
+    balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class LastPrice:
+    account_id: int
+    day: int
+    model_uuid: str
+    access_key_id: str
+    last_used_at: int
+    last_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class CellDifference:
+    """A rollup cell as stored and as recomputed from the records; ``None`` for a side that lacks it."""
+
+    account_id: int
+    key: dict[str, Any]
+    stored: dict[str, int] | None
+    computed: dict[str, int] | None
+
+
+async def _rows(conn: AsyncConnection, query: Any, limit: int, row_type: type) -> list[Any]:
+    return [row_type(**row) for row in (await conn.execute(query.limit(limit))).mappings()]
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:
@@ -36,7 +146,7 @@ async def counts(conn: AsyncConnection) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-async def balance_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+async def balance_mismatches(conn: AsyncConnection, limit: int) -> list[BalanceMismatch]:
     """Accounts whose stored balance differs from the sum of their records' deltas."""
     sums = select(r.account_id, func.sum(r.delta).label("total")).group_by(r.account_id).subquery()
     total = func.coalesce(sums.c.total, 0)
@@ -46,7 +156,7 @@ async def balance_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
         .where(accounts.c.balance != total)
         .order_by(accounts.c.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, BalanceMismatch)
 
 
 def _sign_ok(types: Mapping[str, str]) -> ColumnElement[bool]:
@@ -63,17 +173,17 @@ def _sign_ok(types: Mapping[str, str]) -> ColumnElement[bool]:
     return and_(r.price >= 0, or_(*rules))
 
 
-async def bad_record_amounts(conn: AsyncConnection, types: Mapping[str, str], limit: int) -> list[dict]:
+async def bad_record_amounts(conn: AsyncConnection, types: Mapping[str, str], limit: int) -> list[RecordAmount]:
     """Records of an unknown type, with a negative price, or whose delta has the wrong sign or size."""
     query = (
         select(r.id, r.uuid, r.account_id, r.billing_type, r.price, r.delta)
         .where(~_sign_ok(types))
         .order_by(r.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, RecordAmount)
 
 
-async def bad_record_links(conn: AsyncConnection, order_types: tuple[str, ...], limit: int) -> list[dict]:
+async def bad_record_links(conn: AsyncConnection, order_types: tuple[str, ...], limit: int) -> list[RecordLinks]:
     """Records linked to another account's key, order or prediction; records of an order type
     (deduct, refund) without an order or prediction; other records with one."""
     k, o = access_keys.alias("k"), orders.alias("o")
@@ -104,7 +214,7 @@ async def bad_record_links(conn: AsyncConnection, order_types: tuple[str, ...], 
         .where(or_(wrong_key, wrong_order, missing, extra))
         .order_by(r.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, RecordLinks)
 
 
 def _per_order() -> object:
@@ -128,7 +238,7 @@ def _per_order() -> object:
 
 async def bad_orders(
     conn: AsyncConnection, allowed: Mapping[str, tuple[frozenset[str], int]], limit: int
-) -> list[dict]:
+) -> list[OrderFigures]:
     """Orders that disagree with their records or their prediction.
 
     ``allowed`` maps each order state to the prediction statuses it may go with and the number of
@@ -160,10 +270,10 @@ async def bad_orders(
         .where(or_(~consistent, deducts != 1, ~func.coalesce(prices_ok, false()), p.account_id != o.account_id))
         .order_by(o.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, OrderFigures)
 
 
-async def predictions_without_order(conn: AsyncConnection, limit: int) -> list[dict]:
+async def predictions_without_order(conn: AsyncConnection, limit: int) -> list[LonelyPrediction]:
     """A charge writes its prediction and order together; a prediction alone is half a charge."""
     p = predictions.c
     query = (
@@ -172,10 +282,10 @@ async def predictions_without_order(conn: AsyncConnection, limit: int) -> list[d
         .where(orders.c.id.is_(None))
         .order_by(p.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, LonelyPrediction)
 
 
-async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[dict]:
+async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[Overdraft]:
     """Deducts after which the account's running balance, in insertion order, was below zero.
 
     A charge is only taken when the balance covers it, so no deduct may leave a running balance
@@ -190,10 +300,10 @@ async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[dict]:
         .where(ordered.c.billing_type == BillingType.DEDUCT, ordered.c.running < 0)
         .order_by(ordered.c.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, Overdraft)
 
 
-async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[BalanceAfter]:
     """Records whose ``balance_after`` is not the running sum of their account's deltas in id order
     (the ledger's write order), and last records whose ``balance_after`` is not the account's balance.
 
@@ -212,7 +322,7 @@ async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[di
         .where(or_(ordered.c.balance_after != ordered.c.running, and_(last, ordered.c.balance_after != accounts.c.balance)))
         .order_by(ordered.c.id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, BalanceAfter)
 
 
 def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...]):  # noqa: ANN001, ANN202
@@ -273,13 +383,24 @@ USAGE_KEYS = ("account_id", "day", "model_uuid", "access_key_id")
 USAGE_VALUES = ("deduct_count", "deduct_amount", "refund_count", "refund_amount", "completed_count", "last_used_at")
 
 
-async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+async def _differences(conn: AsyncConnection, query: Any, limit: int, keys: tuple[str, ...], values: tuple[str, ...]) -> list[CellDifference]:
+    def side(row: Mapping[str, Any], name: str) -> dict[str, int] | None:
+        return {v: row[f"{name}_{v}"] for v in values} if row[f"{name}_rows"] else None
+
+    rows = (await conn.execute(query.limit(limit))).mappings()
+    return [
+        CellDifference(row["account_id"], {k: row[k] for k in keys[1:]}, side(row, "stored"), side(row, "computed"))
+        for row in rows
+    ]
+
+
+async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
     """Cells of ``usage_daily`` that differ from a recomputation from the records, or are missing."""
     stored = select(usage_daily).subquery()
-    return await _rows(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit)
+    return await _differences(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit, USAGE_KEYS, USAGE_VALUES)
 
 
-async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[dict]:
+async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[LastPrice]:
     """Cells whose ``last_price`` is not the price of a deduct made at the cell's ``last_used_at``."""
     u = usage_daily.c
     newest = (
@@ -299,7 +420,7 @@ async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[
         .where(u.deduct_count > 0, ~newest)
         .order_by(u.account_id, u.day, u.model_uuid, u.access_key_id)
     )
-    return await _rows(conn, query, limit)
+    return await _rows(conn, query, limit, LastPrice)
 
 
 def has_billing_daily() -> bool:
@@ -307,7 +428,7 @@ def has_billing_daily() -> bool:
     return table is not None and {"account_id", "day", "billing_type", "count"} <= set(table.c.keys())
 
 
-async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[dict]:
+async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
     """Cells of ``billing_daily`` (records per account, UTC day and type) that differ from a count."""
     table = metadata.tables["billing_daily"]
     day = (r.created_at // MS_PER_DAY).label("day")
@@ -318,4 +439,4 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[di
     )
     stored = select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"]).subquery()
     keys = ("account_id", "day", "billing_type")
-    return await _rows(conn, _diff(stored, computed, keys, ("count",)), limit)
+    return await _differences(conn, _diff(stored, computed, keys, ("count",)), limit, keys, ("count",))
