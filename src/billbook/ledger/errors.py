@@ -1,54 +1,56 @@
 """The domain's exceptions. Each carries the HTTP status the contract gives it, so the API renders
 every one of them through a single handler and the CLI can print ``message`` as it is.
 
-    BillbookError (500)
-     ├── InvalidRequest (400) ........ bad field value; the message names the field
-     ├── Unauthorized (401) .......... missing, malformed, unknown or revoked credentials
-     ├── InsufficientBalance (402) ... a charge larger than the balance
-     ├── NotFound (404) .............. unknown account, key, prediction or path
-     ├── Conflict (409) .............. idempotency key reused with another payload,
-     │                                 or an illegal status transition
-     ├── PayloadTooLarge (413)
-     └── RateLimited (429) ........... carries ``retry_after`` in seconds
+A subclass names its status once, in its class line: ``class NotFound(BillbookError, status=404)``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BillbookError(Exception):
+    """A failure of the server itself (500); the subclasses are refusals."""
+
     status = 500
 
     def __init__(self, message: str = "internal server error") -> None:
         super().__init__(message)
         self.message = message
 
-
-class InvalidRequest(BillbookError):
-    status = 400
-
-
-class Unauthorized(BillbookError):
-    status = 401
+    def __init_subclass__(cls, *, status: int | None = None, **kwargs: Any) -> None:
+        """``status``: the subclass's HTTP status; left out, it keeps its parent's."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
 
 
-class InsufficientBalance(BillbookError):
-    status = 402
+class InvalidRequest(BillbookError, status=400):
+    """A bad field value; the message names the field."""
 
 
-class NotFound(BillbookError):
-    status = 404
+class Unauthorized(BillbookError, status=401):
+    """Missing, malformed, unknown or revoked credentials."""
 
 
-class Conflict(BillbookError):
-    status = 409
+class InsufficientBalance(BillbookError, status=402):
+    """A charge larger than the balance."""
 
 
-class PayloadTooLarge(BillbookError):
-    status = 413
+class NotFound(BillbookError, status=404):
+    """An unknown account, key, prediction or path."""
 
 
-class RateLimited(BillbookError):
-    status = 429
+class Conflict(BillbookError, status=409):
+    """An idempotency key reused with another payload, or an illegal status transition."""
+
+
+class PayloadTooLarge(BillbookError, status=413):
+    """A request body over the limit."""
+
+
+class RateLimited(BillbookError, status=429):
+    """Too many requests for one key; carries ``retry_after`` in seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.rows import NEW_RECORD_COLUMNS, NewRecord, Record, RecordView
-from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions
+from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions, prefixed
 from billbook.times import MS_PER_DAY
 from billbook.vocabulary import BillingType
 
@@ -70,30 +70,18 @@ async def by_reference(
     return _record(row) if row else None
 
 
+_VIEWED = ("id", "uuid", "billing_type", "price", "delta", "balance_after", "access_key_id", "created_at", "updated_at")
+
+
 def view_query() -> Select:
     """Each record with its key's name, order and prediction, as the wire shows them (the columns
     of ``RecordView``)."""
     return (
         select(
-            billing_records.c.id,
-            billing_records.c.uuid,
-            billing_records.c.billing_type,
-            billing_records.c.price,
-            billing_records.c.delta,
-            billing_records.c.balance_after,
-            billing_records.c.access_key_id,
-            billing_records.c.created_at,
-            billing_records.c.updated_at,
+            *(billing_records.c[name] for name in _VIEWED),
             access_keys.c.name.label("access_key_name"),
-            orders.c.uuid.label("order_uuid"),
-            orders.c.state.label("order_state"),
-            orders.c.price.label("order_price"),
-            orders.c.origin_price.label("order_origin_price"),
-            orders.c.ak_id.label("order_ak_id"),
-            orders.c.updated_at.label("order_updated_at"),
-            predictions.c.uuid.label("prediction_uuid"),
-            predictions.c.model_uuid.label("prediction_model_uuid"),
-            predictions.c.status.label("prediction_status"),
+            *prefixed(orders, "order", "uuid", "state", "price", "origin_price", "ak_id", "updated_at"),
+            *prefixed(predictions, "prediction", "uuid", "model_uuid", "status"),
         )
         .select_from(billing_records)
         .outerjoin(access_keys, access_keys.c.id == billing_records.c.ak_id)

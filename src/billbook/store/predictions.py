@@ -9,17 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.rows import PredictionWithOrder
-from billbook.store.tables import orders, predictions
+from billbook.store.tables import orders, predictions, prefixed
 from billbook.vocabulary import OrderState, PredictionStatus
 
 _WITH_ORDER = select(
     predictions.c.id.label("prediction_id"),
     *(c for c in predictions.c if c.name != "id"),
-    orders.c.id.label("order_id"),
-    orders.c.uuid.label("order_uuid"),
-    orders.c.state.label("order_state"),
-    orders.c.price.label("order_price"),
-    orders.c.origin_price.label("order_origin_price"),
+    *prefixed(orders, "order", "id", "uuid", "state", "price", "origin_price"),
 ).join(orders, orders.c.prediction_id == predictions.c.id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -14,6 +16,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+def prefixed(table: Table, prefix: str, *names: str) -> list[Any]:
+    """``table``'s columns ``names`` labelled ``<prefix>_<name>``, for a row that joins several tables."""
+    return [table.c[name].label(f"{prefix}_{name}") for name in names]
+
 
 metadata = MetaData(
     naming_convention={
