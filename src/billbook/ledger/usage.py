@@ -57,11 +57,11 @@ async def usage_cells(
     start_ms: int,
     end_ms: int,
     *,
-    model_uuid: str | None = None,
-    access_key_id: str | None = None,
+    model_uuids: tuple[str, ...] = (),
+    access_key_ids: tuple[str, ...] = (),
 ) -> list[dict]:
     """Cells covering exactly the deducts in ``[start_ms, end_ms]``."""
-    filters = {"model_uuid": model_uuid, "access_key_id": access_key_id}
+    filters = {"model_uuids": model_uuids, "access_key_ids": access_key_ids}
     first_full = -(-start_ms // MS_PER_DAY)  # first day starting at or after start
     last_full = (end_ms + 1) // MS_PER_DAY - 1  # last day ending at or before end
     cells: list[dict] = []
@@ -125,11 +125,11 @@ async def usage_stats(
     start_ms: int,
     end_ms: int,
     *,
-    model_uuid: str | None = None,
-    access_key_id: str | None = None,
+    model_uuids: tuple[str, ...] = (),
+    access_key_ids: tuple[str, ...] = (),
 ) -> dict:
     check_range(start_ms, end_ms)
     cells = await usage_cells(
-        conn, account_id, start_ms, end_ms, model_uuid=model_uuid, access_key_id=access_key_id
+        conn, account_id, start_ms, end_ms, model_uuids=model_uuids, access_key_ids=access_key_ids
     )
     return summarise(cells)

@@ -94,16 +94,16 @@ async def cells(
     first_day: int,
     last_day: int,
     *,
-    model_uuid: str | None = None,
-    access_key_id: str | None = None,
+    model_uuids: tuple[str, ...] = (),
+    access_key_ids: tuple[str, ...] = (),
 ) -> list[dict]:
     """Rollup cells of one account for days ``first_day..last_day`` (inclusive)."""
     t = usage_daily.c
     query = select(usage_daily).where(t.account_id == account_id, t.day.between(first_day, last_day))
-    if model_uuid is not None:
-        query = query.where(t.model_uuid == model_uuid)
-    if access_key_id is not None:
-        query = query.where(t.access_key_id == access_key_id)
+    if model_uuids:
+        query = query.where(t.model_uuid.in_(model_uuids))
+    if access_key_ids:
+        query = query.where(t.access_key_id.in_(access_key_ids))
     rows = await conn.execute(query.order_by(t.day, t.model_uuid))
     return [dict(r) for r in rows.mappings()]
 
@@ -114,8 +114,8 @@ async def deduct_rows(
     *,
     start_ms: int | None = None,
     end_ms: int | None = None,
-    model_uuid: str | None = None,
-    access_key_id: str | None = None,
+    model_uuids: tuple[str, ...] = (),
+    access_key_ids: tuple[str, ...] = (),
 ) -> list[dict]:
     """Every deduct of an account in ``[start_ms, end_ms]`` with its prediction's status and its
     refund, if any: the raw material the rollup summarises (edge days of a range, ``verify``)."""
@@ -139,10 +139,10 @@ async def deduct_rows(
         query = query.where(r.created_at >= start_ms)
     if end_ms is not None:
         query = query.where(r.created_at <= end_ms)
-    if model_uuid is not None:
-        query = query.where(r.model_uuid == model_uuid)
-    if access_key_id is not None:
-        query = query.where(r.access_key_id == access_key_id)
+    if model_uuids:
+        query = query.where(r.model_uuid.in_(model_uuids))
+    if access_key_ids:
+        query = query.where(r.access_key_id.in_(access_key_ids))
     return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
