@@ -57,6 +57,17 @@ def micros_to_json(micros: int) -> float | int:
     return micros / MICROS_PER_USD
 
 
+def usd_text(micros: int) -> str:
+    """Exact decimal text of a micro-dollar amount, for JSON numbers and CSV cells alike:
+    ``40000`` -> ``0.04``, ``-5000000`` -> ``-5``, ``8999999999999999`` -> ``8999999999.999999``.
+    Integer arithmetic only, so it is exact for every integer (no float, no exponent form)."""
+    whole, frac = divmod(abs(micros), MICROS_PER_USD)
+    sign = "-" if micros < 0 else ""
+    if not frac:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
 def format_usd(micros: int) -> str:
     """Plain decimal text for messages and tables: ``1000000000`` -> ``1000``, ``40000`` -> ``0.04``."""
     return format(micros_to_decimal(micros), "f")

@@ -170,7 +170,7 @@ async def test_no_account_sees_another_accounts_records(client: httpx.AsyncClien
         {"access_key_uuid": [a["key"]["access_key_id"], a["other_key"]["access_key_id"]]},
         {"model_uuid": "bytedance/seedream-v4.5", "page_size": 100},
         {"billing_type": "refund"},
-        {"start_time": 0, "end_time": "99999999999999"},
+        {"start_time": 946684800000, "end_time": "99999999999999"},
     ]
     for body in probes:
         data = await search(client, b["headers"], **body)

@@ -19,6 +19,15 @@ from starlette.responses import Response
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
+#: Integers longer than this stay ``Decimal``: no field takes them, and the validators then say
+#: "must be an integer" or "is too large" instead of Python's limit on converting long digit strings.
+_MAX_INT_DIGITS = 30
+
+
+def _bounded_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else Decimal(text)
+
+
 class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -31,7 +40,7 @@ class DecimalJSONRequest(Request):
             def reject(name: str) -> Any:
                 raise json.JSONDecodeError(f"{name} is not a number", body, 0)
 
-            self._json = json.loads(body, parse_float=Decimal, parse_constant=reject)
+            self._json = json.loads(body, parse_float=Decimal, parse_int=_bounded_int, parse_constant=reject)
         return self._json
 
 

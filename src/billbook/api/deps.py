@@ -1,25 +1,42 @@
-"""What every route needs: the database, the caller's credentials, one transaction per request.
+"""What every route needs: the caller's credential, checked before the body is read, and one
+transaction per request.
 
-The transaction is opened and closed here, at the edge, never in the ledger: the block commits when
-the route's work is done and rolls back if anything raised.
+Credentials are checked by the route classes below, at the edge of each route and before FastAPI
+reads or validates the body, so a caller without a valid key learns 401 and nothing about what the
+server makes of its body. A customer route's read transaction is opened there too and spans the
+whole route: the key is checked and the data read in one snapshot, and the transaction is committed
+(or rolled back on any exception) when the route's work is done. Operator routes open their write
+transaction in the route itself, after the body is known to be valid.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
 
+from billbook.api.decimal_json import DecimalJSONRoute
 from billbook.ledger import credentials, keys
 from billbook.ledger.errors import Unauthorized
 from billbook.ledger.keys import Principal
 from billbook.store.db import Database
 
-_bearer = HTTPBearer(auto_error=False, description="an API key (public routes) or the admin token")
+#: Declares the scheme in the OpenAPI document; the checking is done by the route classes.
+bearer_scheme = HTTPBearer(auto_error=False, description="an API key (public routes) or the admin token")
+
+#: How each kind of caller is told what to send.
+API_KEY = ("missing API key: send the header 'Authorization: Bearer <api_key>'", "Authorization must be 'Bearer <api key>'")
+ADMIN_TOKEN = (
+    "missing admin token: send the header 'Authorization: Bearer <admin token>'",
+    "Authorization must be 'Bearer <admin token>'",
+)
 
 
 class AdminAuth:
@@ -36,32 +53,80 @@ class AdminAuth:
         return self.salted_hash is not None and credentials.matches(*self.salted_hash, presented)
 
 
-async def bearer_token(creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
-    """The presented secret; a missing or non-Bearer header is refused before the body is read."""
-    if creds is None or not creds.credentials.strip():
-        raise Unauthorized("missing API key: send the header 'Authorization: Bearer <api_key>'")
-    return creds.credentials.strip()
-
-
-async def admin_token(request: Request, token: str = Depends(bearer_token)) -> None:
-    auth: AdminAuth = request.app.state.admin_auth
-    if not auth.check(token):
-        raise Unauthorized("invalid admin token")
+def presented_secret(request: Request, words: tuple[str, str]) -> str:
+    """The secret of the request's ``Authorization: Bearer <secret>`` header (the middleware has
+    already refused a request with more than one)."""
+    header = request.headers.get("authorization")
+    if header is None or not header.strip():
+        raise Unauthorized(words[0])
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized(words[1])
+    if not secret.strip():
+        raise Unauthorized(words[0])
+    return secret.strip()
 
 
 def database(request: Request) -> Database:
     return request.app.state.db
 
 
-@asynccontextmanager
-async def as_customer(request: Request, token: str) -> AsyncIterator[tuple[AsyncConnection, Principal]]:
-    """A read transaction in which the key is checked; a revoked key fails at its next request."""
-    async with database(request).transaction(write=False) as conn:
-        yield conn, await keys.authenticate(conn, token)
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """The authenticated caller of a public route and the route's read transaction."""
+
+    conn: AsyncConnection
+    principal: Principal
+
+    @property
+    def account_id(self) -> int:
+        return self.principal.account_id
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class CustomerRoute(DecimalJSONRoute):
+    """A public route: the API key is checked in the route's read transaction before the body is read."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            secret = presented_secret(request, API_KEY)
+            async with database(request).transaction(write=False) as conn:
+                request.state.customer = Customer(conn, await keys.authenticate(conn, secret))
+                return await handler(request)
+
+        return route
+
+
+class OperatorRoute(DecimalJSONRoute):
+    """An internal route: the admin token is checked (in memory) before the body is read."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            auth: AdminAuth = request.app.state.admin_auth
+            if not auth.check(presented_secret(request, ADMIN_TOKEN)):
+                raise Unauthorized("invalid admin token")
+            return await handler(request)
+
+        return route
+
+
+async def customer(request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer_scheme)) -> Customer:
+    """The caller authenticated by :class:`CustomerRoute` (the parameter documents the scheme)."""
+    return request.state.customer
+
+
+async def operator(_: HTTPAuthorizationCredentials | None = Security(bearer_scheme)) -> None:
+    """Documents the admin token's scheme; :class:`OperatorRoute` has checked it."""
 
 
 @asynccontextmanager
 async def as_operator(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A write transaction for an internal route (the admin token was checked by ``admin_token``)."""
+    """A write transaction for an internal route: committed when the block ends, rolled back on error."""
     async with database(request).transaction(write=True) as conn:
         yield conn

@@ -7,12 +7,20 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from billbook.money import usd_text
+
 
 class JSONBody(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def usd(micros: int) -> orjson.Fragment:
+    """Money as a JSON number in USD, written as exact decimal text straight into the response:
+    a float would turn ``8999999999.999999`` into ``8999999999.999998``."""
+    return orjson.Fragment(usd_text(micros))
 
 
 def success(data: Any) -> JSONBody:

@@ -1,4 +1,21 @@
-"""Every failure rendered once, here, as the contract's envelope with ``code`` == HTTP status."""
+"""Every failure rendered once, here, as the contract's envelope with ``code`` == HTTP status.
+
+The domain's errors (``billbook.ledger.errors``) carry their statuses; the two below exist only
+at the HTTP edge. The whole tree, as rendered by ``_billbook_error``:
+
+    BillbookError (500)
+     ├── InvalidRequest (400) ........ bad field, header or value; the message names it
+     ├── Unauthorized (401) .......... missing, malformed, unknown or revoked credentials
+     ├── InsufficientBalance (402) ... a charge larger than the balance
+     ├── NotFound (404) .............. unknown account, key, prediction or path
+     ├── Conflict (409) .............. idempotency key reused with another payload,
+     │                                 or an illegal status transition
+     ├── PayloadTooLarge (413) ....... here: a body over ``BILLBOOK_MAX_BODY_BYTES``
+     └── RateLimited (429) ........... here: carries ``retry_after`` in seconds
+
+FastAPI's own validation errors become 400 with one sentence naming the field (``describe``);
+anything else is a 500 whose message shows no internals.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +28,21 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from billbook.api.envelope import failure
-from billbook.ledger.errors import BillbookError, RateLimited
+from billbook.ledger.errors import BillbookError
 
 log = logging.getLogger("billbook.api")
+
+class PayloadTooLarge(BillbookError, status=413):
+    """A request body over ``BILLBOOK_MAX_BODY_BYTES``."""
+
+
+class RateLimited(BillbookError, status=429):
+    """Too many requests for one key; carries ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 _HTTP_MESSAGES = {
     404: "not found",

@@ -1,6 +1,7 @@
-"""The edge of every request: request id, body size limit, per-key rate limit, metrics, access log.
+"""The guard in front of every request: request id, header checks, body size limit, per-key rate
+limit, ``HEAD`` as ``GET``, metrics and access log.
 
-One pure ASGI middleware does all five, so a request pays for one extra layer, not five, and none
+One pure ASGI middleware does all of it, so a request pays for one extra layer, not five, and none
 of Starlette's ``BaseHTTPMiddleware`` (which runs the app in a separate task and buffers). Refusals
 (413 for a declared ``Content-Length`` over the limit, 429) are decided from the headers alone,
 before the body is read or a database connection is taken, and are rendered by the application's
@@ -13,6 +14,7 @@ error handler renders as 413. Nothing is buffered here.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -30,9 +32,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from billbook import logs
 from billbook.api import metrics
 from billbook.api.envelope import failure
+from billbook.api.errors import PayloadTooLarge, RateLimited
 from billbook.api.ratelimit import Limiter, Rate, bucket, make_limiter, retry_after
 from billbook.ledger.credentials import split_api_key
-from billbook.ledger.errors import BillbookError, PayloadTooLarge, RateLimited
+from billbook.ledger.errors import BillbookError, InvalidRequest, Unauthorized
 from billbook.settings import Settings
 
 access_log = logging.getLogger("billbook.access")
@@ -66,7 +69,7 @@ class _Exchange:
         self.started = False
 
 
-class Edge:
+class RequestGuard:
     """The middleware. ``handlers`` is the application's exception-handler table, read at call time;
     ``routes`` gives the routes, to name the template of a request refused before routing."""
 
@@ -93,13 +96,17 @@ class Edge:
             return
         start = perf_counter()
         length = auth = incoming = None
+        credentials = 0
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
             elif name == b"authorization":
                 auth = value
+                credentials += 1
             elif name == b"x-request-id":
                 incoming = value
+        if scope["method"] == "HEAD":
+            scope, send = _as_get(scope, send)
         rid = incoming.decode("ascii") if incoming is not None and _REQUEST_ID.fullmatch(incoming) else uuid4().hex
         token = logs.request_id.set(rid)
         rid_header = (b"x-request-id", rid.encode("ascii"))
@@ -113,7 +120,7 @@ class Edge:
             await send(message)
 
         try:
-            refusal = await self._refusal(scope, length, auth)
+            refusal = await self._refusal(scope, length, auth, credentials)
             if refusal is not None:
                 await self._render(refusal, scope, receive, send_with_id)
             elif length is None and scope["method"] not in ("GET", "HEAD"):
@@ -128,7 +135,12 @@ class Edge:
             self._record(scope, exchange.status, perf_counter() - start, rid)
             logs.request_id.reset(token)
 
-    async def _refusal(self, scope: Scope, length: bytes | None, auth: bytes | None) -> BillbookError | None:
+    async def _refusal(
+        self, scope: Scope, length: bytes | None, auth: bytes | None, credentials: int
+    ) -> BillbookError | None:
+        if credentials > 1:
+            # Authentication and the rate limit must read the same credential: refuse the ambiguity.
+            return InvalidRequest(f"send one Authorization header, not {credentials}")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return BodyTooLarge(self.max_body)
         if self.limiter is None or auth is None or not scope["path"].startswith(PUBLIC_PREFIX):
@@ -198,6 +210,18 @@ def _find_template(routes: list, scope: Scope) -> str:
     return UNMATCHED
 
 
+def _as_get(scope: Scope, send: Send) -> tuple[Scope, Send]:
+    """``HEAD`` answered as ``GET`` without the body (health checks and monitors use it); the
+    headers, ``Content-Length`` included, are the ``GET``'s."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return {**scope, "method": "GET"}, send_headers_only
+
+
 def _limited(receive: Receive, limit: int) -> Receive:
     received = 0
 
@@ -218,21 +242,38 @@ def _period(rate: Rate) -> str:
     return names.get(int(rate.period), f"{rate.period:g} seconds")
 
 
+def _metrics_endpoint(token: str | None) -> Callable[[Request], Any]:
+    """``GET /metrics``; with ``BILLBOOK_METRICS_TOKEN`` set, only for ``Authorization: Bearer <it>``
+    (business volume is not for everyone who can reach the port)."""
+    if not token:
+        return metrics.endpoint
+    expected = f"Bearer {token}".encode()
+
+    async def protected(request: Request) -> Any:
+        presented = request.headers.get("authorization", "").strip().encode()
+        if not hmac.compare_digest(presented, expected):
+            raise Unauthorized("GET /metrics needs 'Authorization: Bearer <metrics token>'")
+        return await metrics.endpoint(request)
+
+    return protected
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the edge middleware and ``GET /metrics``; close the rate limiter's connections on shutdown."""
     logs.add_secret(settings.admin_token)
+    logs.add_secret(settings.metrics_token)
     limiter = make_limiter(
         Rate.parse(settings.rate_limit, settings.rate_limit_burst), settings.redis_url, settings.rate_limit_prefix
     )
     app.add_middleware(
-        Edge,
+        RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         limiter=limiter,
         access_log_enabled=settings.access_log,
         handlers=app.exception_handlers,
         routes=lambda: app.routes,
     )
-    app.add_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", _metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
     app.state.limiter = limiter
     if limiter is None:
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from billbook.money import micros_to_json
+from billbook.api.envelope import usd
 from billbook.times import day_to_date, ms_to_iso
 
 if TYPE_CHECKING:
@@ -22,8 +22,8 @@ def billing_item(view: RecordView) -> dict:
         order = {
             "uuid": view.order_uuid,
             "state": view.order_state,
-            "price": micros_to_json(view.order_price),
-            "origin_price": micros_to_json(view.order_origin_price),
+            "price": usd(view.order_price),
+            "origin_price": usd(view.order_origin_price),
             "status": "",
             "ak_id": view.order_ak_id,
         }
@@ -39,9 +39,9 @@ def billing_item(view: RecordView) -> dict:
         "access_key_id": view.access_key_id or "",
         "access_key_name": view.access_key_name or "",
         "billing_type": view.billing_type,
-        "price": micros_to_json(view.price),
-        "amount": micros_to_json(view.delta),
-        "balance_after": micros_to_json(view.balance_after),
+        "price": usd(view.price),
+        "amount": usd(view.delta),
+        "balance_after": usd(view.balance_after),
         "created_at": ms_to_iso(view.created_at),
         "updated_at": ms_to_iso(max(view.updated_at, view.order_updated_at or 0)),
         "order": order,
@@ -55,8 +55,8 @@ def usage_stats(stats: dict) -> dict:
             {
                 "model_uuid": m["model_uuid"],
                 "model_type": m["model_type"],
-                "unit_price": micros_to_json(m["unit_price"]),
-                "total_cost": micros_to_json(m["total_cost"]),
+                "unit_price": usd(m["unit_price"]),
+                "total_cost": usd(m["total_cost"]),
                 "total_count": m["total_count"],
                 "last_used_date": ms_to_iso(m["last_used_at"]),
             }
@@ -65,17 +65,17 @@ def usage_stats(stats: dict) -> dict:
         "daily_usage": [
             {
                 "date": day_to_date(d["day"]),
-                "amount": micros_to_json(d["amount"]),
+                "amount": usd(d["amount"]),
                 "count": d["count"],
                 "models": [
-                    {"model_uuid": m["model_uuid"], "amount": micros_to_json(m["amount"]), "count": m["count"]}
+                    {"model_uuid": m["model_uuid"], "amount": usd(m["amount"]), "count": m["count"]}
                     for m in d["models"]
                 ],
             }
             for d in stats["daily_usage"]
         ],
         "summary": {
-            "total_cost": micros_to_json(stats["summary"]["total_cost"]),
+            "total_cost": usd(stats["summary"]["total_cost"]),
             "total_requests": stats["summary"]["total_requests"],
             "success_requests": stats["summary"]["success_requests"],
         },

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
-from billbook.api.fields import Page, PageSize, TimeMs, Usd
+from billbook.api.fields import EndBound, EndTimeMs, NameText, Page, PageSize, StartBound, TimeMs, Usd
 
 BillingType = Literal["deduct", "refund", "recharge", "adjust"]
 Status = Literal["created", "processing", "completed", "failed", "cancelled", "timeout"]
 ShortStr = Annotated[StrictStr, Field(max_length=200)]
 OneOrMany = ShortStr | Annotated[list[ShortStr], Field(max_length=100)]
+Name = Annotated[NameText, Field(max_length=200)]
 
 
 def storable(text: str) -> bool:
@@ -43,16 +44,47 @@ class Body(BaseModel):
         return data
 
 
-class SearchRequest(Body):
+def _no_filter_when_empty(data: Any, fields: tuple[str, ...]) -> Any:
+    """``""``, ``[]`` and ``["", ""]`` in a filter field all mean the same as leaving it out."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for name in fields:
+        value = data.get(name)
+        if isinstance(value, str) and not value.strip():
+            data[name] = None
+        elif isinstance(value, list):
+            kept = [v for v in value if not (isinstance(v, str) and not v.strip())]
+            data[name] = kept or None
+    return data
+
+
+class Filters(Body):
+    """What search and usage statistics filter on; empty values mean no filter (docs/api-rules.md)."""
+
+    _FILTERS: ClassVar[tuple[str, ...]] = ("model_uuid", "access_key_uuid")
+
+    model_uuid: OneOrMany | None = None
+    access_key_uuid: OneOrMany | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_filters(cls, data: Any) -> Any:
+        return _no_filter_when_empty(data, cls._FILTERS)
+
+
+class SearchRequest(Filters):
+    _FILTERS: ClassVar[tuple[str, ...]] = (
+        "model_uuid", "access_key_uuid", "billing_type", "prediction_uuids", "sort",
+    )
+
     billing_type: BillingType | None = None
     prediction_uuids: Annotated[list[ShortStr], Field(max_length=100)] | None = None
     sort: StrictStr | None = Field(default=None, examples=["created_at DESC", "created_at ASC"])
-    start_time: TimeMs | None = None
-    end_time: TimeMs | None = None
+    start_time: StartBound = None
+    end_time: EndBound = None
     page: Page = 1
     page_size: PageSize = 10
-    model_uuid: OneOrMany | None = None
-    access_key_uuid: OneOrMany | None = None
 
     @field_validator("sort")
     @classmethod
@@ -81,20 +113,18 @@ def as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-class UsageStatsRequest(Body):
+class UsageStatsRequest(Filters):
     start_time: TimeMs
-    end_time: TimeMs
-    model_uuid: ShortStr | None = None
-    access_key_uuid: ShortStr | None = None
+    end_time: EndTimeMs
 
 
 class CreateAccountRequest(Body):
-    name: ShortStr
+    name: Name
     balance: Usd | None = None
 
 
 class CreateKeyRequest(Body):
-    name: ShortStr
+    name: Name
 
 
 class RechargeRequest(Body):

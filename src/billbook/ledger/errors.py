@@ -2,6 +2,8 @@
 every one of them through a single handler and the CLI can print ``message`` as it is.
 
 A subclass names its status once, in its class line: ``class NotFound(BillbookError, status=404)``.
+Errors that exist only at the HTTP edge (413, 429) live in ``billbook.api.errors``, which draws the
+whole tree.
 """
 
 from __future__ import annotations
@@ -43,15 +45,3 @@ class NotFound(BillbookError, status=404):
 
 class Conflict(BillbookError, status=409):
     """An idempotency key reused with another payload, or an illegal status transition."""
-
-
-class PayloadTooLarge(BillbookError, status=413):
-    """A request body over the limit."""
-
-
-class RateLimited(BillbookError, status=429):
-    """Too many requests for one key; carries ``retry_after`` in seconds."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after

@@ -9,8 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.api import metrics, render
-from billbook.api.decimal_json import DecimalJSONRoute
-from billbook.api.deps import admin_token, as_operator
+from billbook.api.deps import OperatorRoute, as_operator, operator
 from billbook.api.envelope import JSONBody, success
 from billbook.api.errors import describe
 from billbook.api.responses import (
@@ -35,7 +34,7 @@ from billbook.api.schemas import (
 )
 from billbook.ledger import accounts, charges, funds, keys, search
 from billbook.ledger.errors import InvalidRequest
-from billbook.money import micros_to_json
+from billbook.api.envelope import usd
 from billbook.times import ms_to_iso
 
 #: Account ids are 32-bit on both databases; a larger one cannot exist and would overflow the query.
@@ -45,7 +44,7 @@ PredictionUuid = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 AccessKeyId = Annotated[str, Path(max_length=64, pattern=r"^[0-9]+_[0-9]+$")]
 
 router = APIRouter(
-    route_class=DecimalJSONRoute, prefix="/internal/v1", tags=["internal"], dependencies=[Depends(admin_token)]
+    route_class=OperatorRoute, prefix="/internal/v1", tags=["internal"], dependencies=[Depends(operator)]
 )
 
 
@@ -57,7 +56,7 @@ def _docs(model: type) -> dict:
 async def create_account(request: Request, body: CreateAccountRequest) -> JSONBody:
     async with as_operator(request) as conn:
         account = await accounts.create_account(conn, body.name, body.balance or 0)
-    return success({"id": account.id, "name": account.name, "balance": micros_to_json(account.balance)})
+    return success({"id": account.id, "name": account.name, "balance": usd(account.balance)})
 
 
 @router.post("/accounts/{account_id}/keys", responses=_docs(KeyOut), summary="Issue an API key")
@@ -87,9 +86,9 @@ def _funds(result: funds.FundsResult) -> dict:
     return {
         "uuid": record.uuid,
         "billing_type": record.billing_type,
-        "amount": micros_to_json(record.delta),
+        "amount": usd(record.delta),
         "reference": record.reference,
-        "balance": micros_to_json(result.balance),
+        "balance": usd(result.balance),
         "created": result.created,
     }
 

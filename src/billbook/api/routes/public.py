@@ -3,18 +3,16 @@ own account: every query is filtered by the account of the key that authenticate
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from billbook.api import render
-from billbook.api.decimal_json import DecimalJSONRoute
-from billbook.api.deps import as_customer, bearer_token
-from billbook.api.envelope import JSONBody, success
+from billbook.api.deps import Customer, CustomerRoute, customer
+from billbook.api.envelope import JSONBody, success, usd
 from billbook.api.responses import ERRORS, BalanceData, Envelope, SearchData, UsageStatsData
 from billbook.api.schemas import SearchRequest, UsageStatsRequest, as_tuple
 from billbook.ledger import accounts, search, usage
-from billbook.money import micros_to_json
 
-router = APIRouter(route_class=DecimalJSONRoute, tags=["billing"])
+router = APIRouter(route_class=CustomerRoute, tags=["billing"])
 
 
 @router.post(
@@ -22,23 +20,20 @@ router = APIRouter(route_class=DecimalJSONRoute, tags=["billing"])
     responses={200: {"model": Envelope[SearchData]}, **ERRORS},
     summary="Search billing records",
 )
-async def search_billings(
-    request: Request, body: SearchRequest | None = None, token: str = Depends(bearer_token)
-) -> JSONBody:
+async def search_billings(body: SearchRequest | None = None, caller: Customer = Depends(customer)) -> JSONBody:
     """Paginated billing records of the caller's account, newest first unless ``sort`` says ASC."""
     body = body or SearchRequest()
-    async with as_customer(request, token) as (conn, caller):
-        criteria = search.Criteria(
-            account_id=caller.account_id,
-            billing_type=body.billing_type,
-            prediction_uuids=as_tuple(body.prediction_uuids),
-            model_uuids=as_tuple(body.model_uuid),
-            access_key_ids=as_tuple(body.access_key_uuid),
-            start_ms=body.start_time,
-            end_ms=body.end_time,
-            ascending=body.ascending,
-        )
-        page = await search.search(conn, criteria, body.page, body.page_size)
+    criteria = search.Criteria(
+        account_id=caller.account_id,
+        billing_type=body.billing_type,
+        prediction_uuids=as_tuple(body.prediction_uuids),
+        model_uuids=as_tuple(body.model_uuid),
+        access_key_ids=as_tuple(body.access_key_uuid),
+        start_ms=body.start_time,
+        end_ms=body.end_time,
+        ascending=body.ascending,
+    )
+    page = await search.search(caller.conn, criteria, body.page, body.page_size)
     return success(
         {
             "page": page.page,
@@ -49,15 +44,14 @@ async def search_billings(
     )
 
 
-async def _balance(request: Request, token: str) -> JSONBody:
-    async with as_customer(request, token) as (conn, caller):
-        balance = await accounts.get_balance(conn, caller.account_id)
-    return success({"balance": micros_to_json(balance), "currency": "USD"})
+async def _balance(caller: Customer) -> JSONBody:
+    balance = await accounts.get_balance(caller.conn, caller.account_id)
+    return success({"balance": usd(balance), "currency": "USD"})
 
 
 @router.get("/api/v3/balance", responses={200: {"model": Envelope[BalanceData]}, **ERRORS}, summary="Balance")
-async def balance(request: Request, token: str = Depends(bearer_token)) -> JSONBody:
-    return await _balance(request, token)
+async def balance(caller: Customer = Depends(customer)) -> JSONBody:
+    return await _balance(caller)
 
 
 @router.get(
@@ -65,8 +59,8 @@ async def balance(request: Request, token: str = Depends(bearer_token)) -> JSONB
     responses={200: {"model": Envelope[BalanceData]}, **ERRORS},
     summary="Balance (alias)",
 )
-async def account_balance(request: Request, token: str = Depends(bearer_token)) -> JSONBody:
-    return await _balance(request, token)
+async def account_balance(caller: Customer = Depends(customer)) -> JSONBody:
+    return await _balance(caller)
 
 
 @router.post(
@@ -74,15 +68,14 @@ async def account_balance(request: Request, token: str = Depends(bearer_token)) 
     responses={200: {"model": Envelope[UsageStatsData]}, **ERRORS},
     summary="Usage statistics",
 )
-async def usage_stats(request: Request, body: UsageStatsRequest, token: str = Depends(bearer_token)) -> JSONBody:
+async def usage_stats(body: UsageStatsRequest, caller: Customer = Depends(customer)) -> JSONBody:
     """Spend per model and per UTC day, net of refunds, for at most 31 days (by the deduct's time)."""
-    async with as_customer(request, token) as (conn, caller):
-        stats = await usage.usage_stats(
-            conn,
-            caller.account_id,
-            body.start_time,
-            body.end_time,
-            model_uuids=(body.model_uuid,) if body.model_uuid is not None else (),
-            access_key_ids=(body.access_key_uuid,) if body.access_key_uuid is not None else (),
-        )
+    stats = await usage.usage_stats(
+        caller.conn,
+        caller.account_id,
+        body.start_time,
+        body.end_time,
+        model_uuids=as_tuple(body.model_uuid),
+        access_key_ids=as_tuple(body.access_key_uuid),
+    )
     return success(render.usage_stats(stats))
