@@ -145,7 +145,7 @@ EndBound = Annotated[
 
 def bounded(low: int, high: int) -> PlainValidator:
     def check(value: Any) -> int:
-        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent == 0:
             raise ValueError(f"must be between {low} and {high}")  # an integer too long to be one
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be an integer")
