@@ -18,6 +18,7 @@ from billbook.client._billings import (
     ExportResult,
 )
 from billbook.client._client import AsyncClient, Client
+from billbook.client._export import CSV_COLUMNS
 from billbook.client._http import DEFAULT_BASE_URL
 from billbook.client.errors import (
     APIConnectionError,
@@ -51,6 +52,7 @@ from billbook.client.types import (
 )
 
 __all__ = [
+    "CSV_COLUMNS",
     "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",

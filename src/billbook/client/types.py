@@ -16,10 +16,28 @@ from billbook.times import datetime_to_ms
 BillingType = Literal["deduct", "refund", "recharge", "adjust"]
 SortOrder = Literal["asc", "desc"]
 
+#: Which way each billing type moves the balance, where the type alone says so. An ``adjust`` can go
+#: either way, so only a server that sends ``amount`` can tell.
+_SIGNS: Mapping[str, int] = {"deduct": -1, "refund": 1, "recharge": 1}
+
+
+def signed_amount(billing_type: str, price: Decimal) -> Decimal | None:
+    """The change to the balance a record made, from its type and (always positive) price.
+
+    For servers that do not send ``amount`` (the upstream service): None where the sign is unknown.
+    """
+    sign = _SIGNS.get(billing_type)
+    return None if sign is None else price.copy_abs() * sign
+
 
 def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     return None if value is None else str(value)
+
+
+def _opt_decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    return None if value is None else to_decimal(value, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +80,16 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class BillingRecord:
-    """One ledger entry. ``price`` is always positive; ``billing_type`` says which way it moved."""
+    """One ledger entry. ``price`` is always positive; ``amount`` is the signed change to the balance
+    (negative for a deduct) and ``balance_after`` the balance right after it, both as the server sent
+    them. A server that omits ``amount`` gets it derived from ``billing_type`` and ``price`` (None for
+    an ``adjust``, whose sign only the server knows); one that omits ``balance_after`` leaves it None."""
 
     uuid: str
     billing_type: str
     price: Decimal
+    amount: Decimal | None
+    balance_after: Decimal | None
     created_at: datetime
     updated_at: datetime
     access_key_id: str | None
@@ -87,10 +110,15 @@ class BillingRecord:
     def from_wire(cls, data: Mapping[str, Any]) -> BillingRecord:
         created = to_datetime(data.get("created_at"), "created_at")
         order, prediction = data.get("order"), data.get("prediction")
+        billing_type = str(data["billing_type"])
+        price = to_decimal(data.get("price"), "price")
+        amount = _opt_decimal(data, "amount")
         return cls(
             uuid=str(data["uuid"]),
-            billing_type=str(data["billing_type"]),
-            price=to_decimal(data.get("price"), "price"),
+            billing_type=billing_type,
+            price=price,
+            amount=signed_amount(billing_type, price) if amount is None else amount,
+            balance_after=_opt_decimal(data, "balance_after"),
             created_at=created,
             updated_at=to_datetime(data.get("updated_at", data["created_at"]), "updated_at"),
             access_key_id=_opt_str(data, "access_key_id"),

@@ -1,0 +1,94 @@
+"""Records as the SDK reads them: the signed amount and the balance after, from a server that sends
+them and from one that does not (the upstream service), and how they reach a CSV or JSONL export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billbook.client import CSV_COLUMNS, BillingRecord
+from billbook.client._convert import dumps, parse_json
+from billbook.client._export import csv_row, record_writer
+from billbook.client.types import signed_amount
+from tests.client.conftest import wire_record
+
+AT = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def record(billing_type: str = "deduct", price: str = "0.04", **extra: Any) -> BillingRecord:
+    """A record parsed from the wire exactly as a response body would be (numbers as Decimal)."""
+    data = wire_record("a" * 32, AT) | {"billing_type": billing_type, "price": Decimal(price)} | extra
+    parsed = parse_json(dumps(data).encode())
+    return BillingRecord.from_wire(parsed)
+
+
+def test_the_csv_columns_are_the_documented_list() -> None:
+    assert CSV_COLUMNS == (
+        "uuid", "created_at", "updated_at", "billing_type", "price", "amount", "balance_after",
+        "access_key_id", "access_key_name", "model_uuid", "prediction_uuid", "prediction_status",
+        "order_uuid", "order_state", "order_price", "order_origin_price", "order_ak_id",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("billing_type", "expected"),
+    [("deduct", Decimal("-0.04")), ("refund", Decimal("0.04")), ("recharge", Decimal("0.04")), ("adjust", None)],
+)
+def test_amount_is_derived_where_the_type_gives_the_sign(billing_type: str, expected: Decimal | None) -> None:
+    parsed = record(billing_type)
+    assert parsed.amount == expected and parsed.balance_after is None
+    assert signed_amount(billing_type, Decimal("0.04")) == expected
+
+
+def test_amount_and_balance_after_from_the_wire_win() -> None:
+    parsed = record("adjust", "5", amount=-5, balance_after=95.123456)
+    assert parsed.amount == Decimal("-5") and parsed.balance_after == Decimal("95.123456")
+    assert isinstance(parsed.balance_after, Decimal)
+    assert record("deduct", amount=None).amount == Decimal("-0.04")
+
+
+def test_a_record_is_immutable() -> None:
+    with pytest.raises(AttributeError):
+        record().amount = Decimal(0)  # type: ignore[misc]
+
+
+def _csv(*records: BillingRecord) -> list[dict[str, str]]:
+    stream = io.StringIO()
+    write = record_writer(stream, "csv")
+    for r in records:
+        write(r)
+    return list(csv.DictReader(io.StringIO(stream.getvalue())))
+
+
+def test_csv_rows_carry_exact_amounts_and_empty_cells_for_unknowns() -> None:
+    sent = record("deduct", "0.000001", amount=Decimal("-0.000001"), balance_after=Decimal("8999999999.999999"))
+    upstream = record("adjust", "5")
+    first, second = _csv(sent, upstream)
+    assert (first["price"], first["amount"], first["balance_after"]) == ("0.000001", "-0.000001", "8999999999.999999")
+    assert (second["amount"], second["balance_after"]) == ("", "")
+    assert csv_row(record("refund", "100"))[CSV_COLUMNS.index("amount")] == "100"
+
+
+def _jsonl(*records: BillingRecord) -> list[str]:
+    stream = io.StringIO()
+    write = record_writer(stream, "jsonl")
+    for r in records:
+        write(r)
+    return stream.getvalue().splitlines()
+
+
+def test_jsonl_keeps_the_server_s_object_and_fills_in_what_it_left_out() -> None:
+    sent = record("adjust", "5", amount=-5, balance_after=Decimal("95.5"))
+    (line,) = _jsonl(sent)
+    assert json.loads(line, parse_float=Decimal) == dict(sent.raw)
+
+    (line,) = _jsonl(record("deduct", "0.04"))
+    keys = list(json.loads(line))
+    assert keys[keys.index("price") + 1 : keys.index("price") + 3] == ["amount", "balance_after"]
+    assert '"amount":-0.04,"balance_after":null' in line
+    assert '"amount":null' in _jsonl(record("adjust"))[0]
