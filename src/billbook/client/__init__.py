@@ -19,7 +19,7 @@ from billbook.client._billings import (
 )
 from billbook.client._client import AsyncClient, Client
 from billbook.client._export import CSV_COLUMNS
-from billbook.client._http import DEFAULT_BASE_URL
+from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
