@@ -61,7 +61,7 @@ class _Records(Generic[Loop]):
     """
 
     def __init__(self, loop: Loop, pages: PageSource, cursor: KeysetCursor) -> None:
-        self._loop = loop
+        self._loop: Loop = loop
         self._pages = pages
         self._cursor = cursor
         self._buffer: deque[BillingRecord] = deque()
@@ -76,16 +76,17 @@ class _Records(Generic[Loop]):
         c = self._cursor
         return (c.filters.start_ms, c.end_ms if c.end_ms is not None else c.filters.end_ms)
 
-    def _total_plan(self) -> Plan[int]:
+    def total_plan(self) -> Plan[int]:
+        """The total, asking for the first page if no request has been made yet."""
         if self._cursor.total is None:
             page = yield from self._pages(self._cursor.first_query())
             self._buffer.extend(self._cursor.accept_first(page))
         assert self._cursor.total is not None
         return self._cursor.total
 
-    def _next_plan(self) -> Plan[BillingRecord | None]:
+    def next_plan(self) -> Plan[BillingRecord | None]:
         """The next record, or None at the end."""
-        yield from self._total_plan()
+        yield from self.total_plan()
         while not self._buffer and not self._cursor.done:
             page = yield from self._pages(self._cursor.next_query())
             self._buffer.extend(self._cursor.accept(page))
@@ -93,14 +94,16 @@ class _Records(Generic[Loop]):
 
 
 class BillingIterator(_Records[SyncLoop], Iterator[BillingRecord]):
+    """``for record in ...``."""
+
     def get_total(self) -> int:
-        return self._loop.run(self._total_plan())
+        return self._loop.run(self.total_plan())
 
     def __iter__(self) -> BillingIterator:
         return self
 
     def __next__(self) -> BillingRecord:
-        record = self._loop.run(self._next_plan())
+        record = self._loop.run(self.next_plan())
         if record is None:
             raise StopIteration
         return record
@@ -110,13 +113,13 @@ class AsyncBillingIterator(_Records[AsyncLoop], AsyncIterator[BillingRecord]):
     """``async for record in ...``."""
 
     async def get_total(self) -> int:
-        return await self._loop.run(self._total_plan())
+        return await self._loop.run(self.total_plan())
 
     def __aiter__(self) -> AsyncBillingIterator:
         return self
 
     async def __anext__(self) -> BillingRecord:
-        record = await self._loop.run(self._next_plan())
+        record = await self._loop.run(self.next_plan())
         if record is None:
             raise StopAsyncIteration
         return record
@@ -142,10 +145,10 @@ class _ExportJob:
 
     def _write(self, records: _Records[Any], stream: IO[str]) -> Plan[ExportResult]:
         write: RecordWriter = record_writer(stream, self.format)
-        total = yield from records._total_plan()
+        total = yield from records.total_plan()
         self._progress(0, total)
         written = 0
-        while (record := (yield from records._next_plan())) is not None:
+        while (record := (yield from records.next_plan())) is not None:
             write(record)
             written += 1
             if written % PROGRESS_EVERY == 0:
@@ -174,7 +177,7 @@ class _BillingsBase(Generic[Loop]):
 
     def __init__(self, core: Core, loop: Loop) -> None:
         self._core = core
-        self._loop = loop
+        self._loop: Loop = loop
 
     def _pages(self, query: Query) -> Plan[BillingPage]:
         return self._core.request(_search_call(query))
