@@ -52,6 +52,12 @@ def test_amount_and_balance_after_from_the_wire_win() -> None:
     assert record("deduct", amount=None).amount == Decimal("-0.04")
 
 
+def test_a_free_charge_is_zero_not_minus_zero() -> None:
+    free = record("deduct", "0.00")
+    assert free.amount is not None and str(free.amount) == "0.00"
+    assert csv_row(free)[CSV_COLUMNS.index("amount")] == "0.00"
+
+
 def test_a_record_is_immutable() -> None:
     with pytest.raises(AttributeError):
         record().amount = Decimal(0)  # type: ignore[misc]

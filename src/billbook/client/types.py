@@ -16,9 +16,9 @@ from billbook.times import datetime_to_ms
 BillingType = Literal["deduct", "refund", "recharge", "adjust"]
 SortOrder = Literal["asc", "desc"]
 
-#: Which way each billing type moves the balance, where the type alone says so. An ``adjust`` can go
-#: either way, so only a server that sends ``amount`` can tell.
-_SIGNS: Mapping[str, int] = {"deduct": -1, "refund": 1, "recharge": 1}
+#: Whether each billing type takes from the balance, where the type alone says so. An ``adjust``
+#: can go either way, so only a server that sends ``amount`` can tell.
+_TAKES: Mapping[str, bool] = {"deduct": True, "refund": False, "recharge": False}
 
 
 def signed_amount(billing_type: str, price: Decimal) -> Decimal | None:
@@ -26,8 +26,11 @@ def signed_amount(billing_type: str, price: Decimal) -> Decimal | None:
 
     For servers that do not send ``amount`` (the upstream service): None where the sign is unknown.
     """
-    sign = _SIGNS.get(billing_type)
-    return None if sign is None else price.copy_abs() * sign
+    takes = _TAKES.get(billing_type)
+    if takes is None:
+        return None
+    size = price.copy_abs()
+    return -size if takes else size  # negation, not * -1, keeps a free charge at 0 rather than -0
 
 
 # --- reading the wire ------------------------------------------------------------------------------
