@@ -18,7 +18,9 @@ from billbook.client._billings import (
     ExportResult,
 )
 from billbook.client._client import AsyncClient, Client
-from billbook.client._http import DEFAULT_BASE_URL
+from billbook.client._core import DEFAULT_BASE_URL
+from billbook.client._export import CSV_COLUMNS
+from billbook.client._query import SearchParams
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
@@ -51,6 +53,7 @@ from billbook.client.types import (
 )
 
 __all__ = [
+    "CSV_COLUMNS",
     "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",
@@ -81,6 +84,7 @@ __all__ = [
     "Order",
     "Prediction",
     "RateLimitError",
+    "SearchParams",
     "ServerError",
     "SortOrder",
     "UsageStats",

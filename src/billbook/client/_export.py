@@ -8,22 +8,26 @@ import csv
 import errno
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from billbook.client._convert import dumps, iso_ms
 from billbook.client.types import BillingRecord
 
 ExportFormat = Literal["csv", "jsonl"]
 
+#: The columns of a CSV export, in order. The dashboard's csv.js mirrors this list.
 CSV_COLUMNS = (
     "uuid",
     "created_at",
     "updated_at",
     "billing_type",
     "price",
+    "amount",
+    "balance_after",
     "access_key_id",
     "access_key_name",
     "model_uuid",
@@ -55,6 +59,11 @@ def _safe_text(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
 
 
+def _money(value: Decimal | None) -> str:
+    """Exact decimal text (never an exponent), or an empty cell for an unknown amount."""
+    return "" if value is None else format(value, "f")
+
+
 def csv_row(record: BillingRecord) -> list[str]:
     order, prediction = record.order, record.prediction
     return [
@@ -62,7 +71,9 @@ def csv_row(record: BillingRecord) -> list[str]:
         iso_ms(record.created_at),
         iso_ms(record.updated_at),
         record.billing_type,
-        format(record.price, "f"),
+        _money(record.price),
+        _money(record.amount),
+        _money(record.balance_after),
         record.access_key_id or "",
         _safe_text(record.access_key_name),
         _safe_text(prediction.model_uuid if prediction else None),
@@ -70,10 +81,27 @@ def csv_row(record: BillingRecord) -> list[str]:
         prediction.status if prediction else "",
         order.uuid if order else "",
         order.state if order else "",
-        format(order.price, "f") if order else "",
-        format(order.origin_price, "f") if order else "",
+        _money(order.price if order else None),
+        _money(order.origin_price if order else None),
         "" if order is None or order.ak_id is None else str(order.ak_id),
     ]
+
+
+def jsonl_object(record: BillingRecord) -> Mapping[str, Any]:
+    """The server's object field for field, with ``amount`` and ``balance_after`` after ``price``
+    where the server left them out (null when unknown), so every line has the same fields."""
+    raw = record.raw
+    if raw.get("amount") is not None and "balance_after" in raw:
+        return raw
+    added = {"amount": record.amount, "balance_after": raw.get("balance_after")}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in added:
+            out[key] = value
+        if key == "price":
+            out.update(added)
+    out.update({k: v for k, v in added.items() if k not in out})
+    return out
 
 
 RecordWriter = Callable[[BillingRecord], None]
@@ -82,7 +110,7 @@ RecordWriter = Callable[[BillingRecord], None]
 def record_writer(stream: IO[str], fmt: ExportFormat) -> RecordWriter:
     """A function writing one record to ``stream`` (CSV writes its header first)."""
     if fmt == "jsonl":
-        return lambda record: _write_line(stream, dumps(record.raw))
+        return lambda record: _write_line(stream, dumps(jsonl_object(record)))
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     return lambda record: writer.writerow(csv_row(record))
