@@ -22,7 +22,8 @@ export function initRecordDialog({ onFilterPrediction }) {
 function section(title, rows) {
   const dl = make("dl", { class: "kv" });
   for (const [k, v, cls] of rows) {
-    dl.append(make("dt", { text: k }), make("dd", { class: cls || "", text: v === "" || v === null || v === undefined ? "—" : String(v) }));
+    const empty = v === "" || v === null || v === undefined;
+    dl.append(make("dt", { text: k }), make("dd", { class: empty ? "" : cls || "", text: empty ? "—" : String(v) }));
   }
   return make("section", { class: "kv-section" }, make("h3", { text: title }), dl);
 }
