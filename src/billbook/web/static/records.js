@@ -8,6 +8,9 @@ import {
   emptyFilters, activeFilterCount, readFilterForm, resetFilterForm, showActiveCount, toggleFiltersPanel,
 } from "./filters.js";
 
+/** Why an amount or balance cell is blank: a server that only sends the price (an adjustment's sign is unknown). */
+const UNKNOWN = "Not sent by this server";
+
 const query = { sort: "created_at DESC", page: 1, pageSize: 20, filters: emptyFilters() };
 const shown = { items: [], total: null, controller: null };
 let openRecord = () => {};
@@ -156,8 +159,8 @@ function recordRow(r) {
     make("td", { "data-label": "Model", class: p && p.model_uuid ? "mono-ish" : "is-empty", text: p && p.model_uuid ? p.model_uuid : "—" }),
     make("td", { "data-label": "Key", class: r.access_key_name || r.access_key_id ? "" : "is-empty", text: r.access_key_name || r.access_key_id || "—", title: r.access_key_id || undefined }),
     make("td", { "data-label": "Status", class: p && p.status ? "" : "is-empty" }, p && p.status ? make("span", { class: `status status-${p.status}`, text: p.status }) : "—"),
-    make("td", { "data-label": "Amount", "data-testid": "amount", class: `num amount ${amountClass(r)}`, text: amount }),
-    make("td", { "data-label": "Balance after", "data-testid": "balance-after", class: `num balance-after${after ? "" : " is-unknown"}`, text: after }),
+    make("td", { "data-label": "Amount", "data-testid": "amount", class: `num amount ${amountClass(r)}`, text: amount, title: amount ? undefined : UNKNOWN }),
+    make("td", { "data-label": "Balance after", "data-testid": "balance-after", class: `num balance-after${after ? "" : " is-unknown"}`, text: after, title: after ? undefined : UNKNOWN }),
     make("td", { class: "actions" },
       make("button", { type: "button", class: "btn btn-ghost btn-small", text: "Details", "aria-label": label, "aria-haspopup": "dialog", onclick: open })));
 }
