@@ -1,7 +1,8 @@
 """The billing dashboard in real headless Chromium (Debian's ``chromium``, driven by Playwright).
 
 Every check compares what the page shows with what the public API returns for the same key. Screenshots
-(desktop and phone) are saved under each test's ``tmp_path``.
+(desktop and phone) are saved under each test's ``tmp_path``, and also in ``$BILLBOOK_SCREENSHOTS`` when
+that names a directory.
 
 Needs ``playwright`` (the Python package only; no downloaded browsers) and a Chromium binary at
 ``/usr/bin/chromium`` or ``$BILLBOOK_CHROMIUM``. Without them the tests skip, except under ``CI=true``,
@@ -35,6 +36,7 @@ IST = timezone(timedelta(hours=5, minutes=30))
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
+SCREENSHOTS = os.environ.get("BILLBOOK_SCREENSHOTS")
 
 MODELS = [
     ("bytedance/seedream-v4.5", "0.04"),
@@ -70,8 +72,8 @@ def fmt_usd(value: Any, *, sign: str = "") -> str:
 
 
 def csv_money(value: Any) -> str:
-    """The CSV's plain decimal: at least 2, at most 6 decimals, no grouping."""
-    return fmt_usd(value).lstrip("$").replace(",", "")
+    """The CSV's money: the number as the server wrote it, without an exponent (as the SDK's export)."""
+    return format(Decimal(value), "f")
 
 
 class PublicApi:
@@ -201,6 +203,9 @@ class Session:
         if full_page:
             self.page.evaluate("window.scrollTo(0, 0)")
         self.page.screenshot(path=str(path), full_page=full_page)
+        if SCREENSHOTS:
+            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(SCREENSHOTS) / path.name)
         return path
 
     def sign_in(self, key: str) -> None:
@@ -497,10 +502,13 @@ def test_csv_download_equals_the_api(session, demo):
         assert row["prediction_status"] == item["prediction"]["status"]
         assert row["order_uuid"] == item["order"]["uuid"]
         assert row["order_state"] == item["order"]["state"]
-        assert row["order_status"] == item["order"]["status"]
-        assert Decimal(row["order_price"]) == item["order"]["price"]
-        assert Decimal(row["order_origin_price"]) == item["order"]["origin_price"]
+        assert row["order_price"] == csv_money(item["order"]["price"])
+        assert row["order_origin_price"] == csv_money(item["order"]["origin_price"])
         assert row["order_ak_id"] == str(item["order"]["ak_id"])
+        # A deduct takes its price off the balance, whether the server sends the amount or not.
+        assert Decimal(row["amount"]) == -item["price"]
+        expected_after = item.get("balance_after")
+        assert row["balance_after"] == ("" if expected_after is None else csv_money(expected_after))
     # Sum in the CSV equals the API's, to the micro-dollar.
     assert sum(Decimal(r["price"]) for r in rows) == sum(i["price"] for i in expected)
     raw = path.read_bytes()
@@ -570,3 +578,229 @@ def test_money_is_exact_in_the_browser(session):
     assert results["sum"] == "$0.30"
     assert results["csv"] == ["0.04", "1234.50"]
     assert results["signed"] == "+$0.25"
+
+
+def test_money_from_the_wire_stays_exact(session):
+    """Numbers a JavaScript number cannot hold keep their text; the CSV writes money as the server did."""
+    page = session.page
+    page.goto("/")
+    results = page.evaluate(
+        """async () => {
+            const m = await import("/static/money.js");
+            const { parseExact } = await import("/static/api.js");
+            const wire = parseExact('{"balance": 8999999999.999999, "price": 0.10, "total": 105, "amount": -5, "big": 9007199254740993}');
+            return {
+                balance: m.formatUSD(m.toMicros(wire.balance)),
+                price: m.decimalText(wire.price),
+                total: [typeof wire.total, wire.total],
+                amount: [typeof wire.amount, m.decimalText(wire.amount)],
+                big: wire.big,
+                texts: [0.04, 100, 1e21, 1e-7, "1.50e+1", "2E-3", "-0.5"].map(m.decimalText),
+                micros: ["1.50e+1", "2E-3"].map((v) => String(m.toMicros(v))),
+            };
+        }""")
+    assert results["balance"] == "$8,999,999,999.999999"
+    assert results["price"] == "0.10"
+    assert results["total"] == ["number", 105]
+    assert results["amount"] == ["number", "-5"]
+    assert results["big"] == "9007199254740993"
+    assert results["texts"] == ["0.04", "100", "1000000000000000000000", "0.0000001", "15.0", "0.002", "-0.5"]
+    assert results["micros"] == ["15000000", "2000"]
+
+
+# ---------------------------------------------------------------------------- signed amounts
+
+
+# What the "Signed Co" account's ledger holds, in write order: (type, signed amount, balance after).
+SIGNED_LEDGER = [
+    ("recharge", Decimal("20"), Decimal("20")),
+    ("deduct", Decimal("-0.04"), Decimal("19.96")),
+    ("deduct", Decimal("-1.2"), Decimal("18.76")),
+    ("refund", Decimal("1.2"), Decimal("19.96")),
+    ("adjust", Decimal("-5"), Decimal("14.96")),
+    ("adjust", Decimal("3"), Decimal("17.96")),
+    ("recharge", Decimal("2.5"), Decimal("20.46")),
+]
+
+
+@pytest.fixture(scope="module")
+def signed(live_server):
+    """An account whose records move the balance both ways, including a negative and a positive adjustment.
+
+    Every record has a distinct (type, price), so each can be found again without its sign. The key's
+    name starts with "=", which a spreadsheet would run as a formula.
+    """
+    base, admin = live_server.base_url, live_server.admin_token
+    headers = {"Authorization": f"Bearer {admin}"}
+    with httpx.Client(base_url=base, timeout=30) as http:
+        account = factories.create_account(http, admin, name="Signed Co", balance="20")
+        key = factories.create_key(http, admin, account["id"], name="=ops budget")
+        factories.create_charge(http, admin, key["access_key_id"], price="0.04")
+        failed = uuid.uuid4().hex
+        factories.create_charge(http, admin, key["access_key_id"], price="1.2", model_uuid="google/veo3-fast",
+                                prediction_uuid=failed)
+        factories.set_status(http, admin, failed, "failed")
+        for amount in ("-5", "3"):
+            response = http.post(f"/internal/v1/accounts/{account['id']}/adjustments", headers=headers,
+                                 json={"amount": amount, "reason": "goodwill", "reference": uuid.uuid4().hex})
+            assert response.status_code == 200, response.text
+        factories.recharge(http, admin, account["id"], "2.5")
+    api = PublicApi(base, key["api_key"])
+    yield SimpleNamespace(base_url=base, key=key["api_key"], api=api)
+    api.close()
+
+
+def expected_by_uuid(items: list[dict]) -> dict[str, tuple[Decimal, Decimal]]:
+    """Record uuid -> (signed amount, balance after), from SIGNED_LEDGER, matched on type and price."""
+    ledger = {(t, abs(a)): (a, after) for t, a, after in SIGNED_LEDGER}
+    assert len(items) == len(ledger) == len(SIGNED_LEDGER)
+    return {i["uuid"]: ledger[(i["billing_type"], Decimal(i["price"]))] for i in items}
+
+
+def test_records_show_signed_amounts_and_the_balance_after_each(browser, signed, tmp_path):
+    from playwright.sync_api import expect
+
+    items = signed.api.search_all()
+    expected = expected_by_uuid(items)
+    assert Decimal(signed.api.balance()["balance"]) == SIGNED_LEDGER[-1][2]
+    minus = next(u for u, (a, _) in expected.items() if a == Decimal("-5"))
+    want_cells = {u: [fmt_usd(amount, sign="+"), fmt_usd(after)] for u, (amount, after) in expected.items()}
+    seen = {}
+    for phone in (False, True):
+        s = Session(browser, signed.base_url, tmp_path, phone=phone)
+        try:
+            page = s.page
+            s.sign_in(signed.key)
+            expect(page.locator("#records-body tr")).to_have_count(len(SIGNED_LEDGER))
+            suffix = "phone" if phone else "desktop"
+            s.shot(f"signed-dashboard-{suffix}")
+            page.locator("#records-body").scroll_into_view_if_needed()
+            s.shot(f"signed-records-{suffix}", full_page=False)
+            assert page.evaluate("document.documentElement.scrollWidth") <= (PHONE if phone else DESKTOP)["width"]
+            cells = page.locator("#records-body tr").evaluate_all(
+                """rows => Object.fromEntries(rows.map(r => [r.dataset.uuid, [
+                     r.querySelector('[data-testid=amount]').textContent,
+                     r.querySelector('[data-testid=balance-after]').textContent]]))""")
+            page.locator(f'#records-body tr[data-uuid="{minus}"]').get_by_role("button", name="Details").click()
+            expect(page.get_by_role("dialog")).to_be_visible()
+            s.shot(f"signed-details-{suffix}", full_page=False)
+            details = page.locator("#record-dialog-body").inner_text().replace("\t", " ")
+            title = page.locator("#record-dialog-title").inner_text()
+            page.keyboard.press("Escape")
+        finally:
+            s.close()
+        seen[suffix] = (cells, title, details)
+    for cells, title, details in seen.values():
+        # Every record's signed amount and the balance right after it, deduct, refund, recharge and
+        # both adjustments alike; then the negative adjustment's details.
+        assert cells == want_cells
+        assert title == "Adjust · \u2212$5.00"
+        assert "Amount\n\u2212$5.00" in details and "Balance after\n$14.96" in details
+
+
+def download_csv(session) -> bytes:
+    with session.page.expect_download() as info:
+        session.page.get_by_role("button", name="Download CSV").click()
+    path = session.tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    return path.read_bytes()
+
+
+def test_csv_has_signed_amounts_and_balances(session, signed):
+    session.sign_in(signed.key)
+    raw = download_csv(session)
+    rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
+    expected = expected_by_uuid(signed.api.search_all())
+    money = lambda text: Decimal(text) if text else None  # noqa: E731
+    assert {r["uuid"]: (money(r["amount"]), money(r["balance_after"])) for r in rows} == expected
+    # The key's name would run as a formula in a spreadsheet: it is written as text.
+    assert {r["access_key_name"] for r in rows if r["billing_type"] == "deduct"} == {"'=ops budget"}
+
+
+def test_csv_columns_are_the_exports(session):
+    """The dashboard's CSV columns are the command line export's, in the same order."""
+    from billbook.client import CSV_COLUMNS
+
+    session.page.goto("/")
+    columns = session.page.evaluate('async () => (await import("/static/csv.js")).CSV_COLUMNS')
+    assert columns == list(CSV_COLUMNS)
+
+
+def test_csv_rows_equal_the_sdk_export(session, signed):
+    """Row for row, byte for byte, the dashboard's CSV is the SDK's export (line ends aside: CRLF here)."""
+    import io
+
+    from billbook.client import Client
+
+    session.sign_in(signed.key)
+    lines = download_csv(session).decode("utf-8").split("\r\n")
+    assert lines.pop() == ""
+    out = io.StringIO()
+    with Client(api_key=signed.key, base_url=signed.base_url) as client:
+        client.billings.export(out, format="csv")
+    sdk_lines = out.getvalue().split("\n")
+    assert sdk_lines.pop() == ""
+    assert lines[0] == sdk_lines[0]
+    by_uuid = lambda rows: {row.split(",", 1)[0]: row for row in rows}  # noqa: E731
+    assert by_uuid(lines[1:]) == by_uuid(sdk_lines[1:])
+    assert len(lines) == len(sdk_lines) == len(SIGNED_LEDGER) + 1
+
+
+def test_usage_shaping_without_a_page(session):
+    """usage-data.js turns a usage_stats response into the chart's series and days and the table's rows."""
+    session.page.goto("/")
+    result = session.page.evaluate(
+        """async () => {
+            const u = await import("/static/usage-data.js");
+            const models = ["m/a", "m/b", "m/c", "m/d", "m/e", "m/f", "m/g", "m/h"];
+            const firstDay = [0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17];
+            const modelTotals = [0.2, 0.19, 0.18, 0.17, 0.16, 0.15, 0.14, 0.1];
+            const day = (date, amounts) => ({
+                date, count: amounts.length, amount: 0,
+                models: amounts.map(([m, a]) => ({ model_uuid: m, amount: a, count: 1 })),
+            });
+            const data = {
+                summary: { total_cost: 0.3, total_requests: 12, success_requests: 9 },
+                per_model_usage: models.map((m, i) => ({
+                    model_uuid: m, model_type: "t", unit_price: 0.1, total_cost: modelTotals[i],
+                    total_count: 1, last_used_date: "2026-04-02" })),
+                daily_usage: [
+                    { ...day("2026-04-01", models.map((m, i) => [m, firstDay[i]])), amount: 0.3 },
+                    { ...day("2026-04-03", [["m/h", 0.2], ["m/a", 0.1]]), amount: 0.3 },
+                ],
+            };
+            const dates = ["2026-04-01", "2026-04-02", "2026-04-03"];
+            const v = u.shapeUsage(data, dates);
+            const seven = { daily_usage: [day("2026-04-01", models.slice(0, 7).map((m) => [m, 0.1]))] };
+            const range = u.usageRange(new Date("2026-04-30T23:59:59Z"));
+            return {
+                series: v.series.map((s) => [s.key, s.label, s.cls]),
+                days: v.days.map((d) => [d.date, String(d.micros), d.count,
+                    [...d.parts].map(([k, p]) => [k, String(p.micros), p.count])]),
+                rows: v.rows.map((r) => [r.model, String(r.micros), String(r.unit)]),
+                stats: { ...v.stats, costMicros: String(v.stats.costMicros) },
+                total: String(v.totalMicros), empty: v.empty,
+                sevenSeries: u.chartSeries(seven).map((s) => s.key),
+                emptyView: u.shapeUsage({}, dates).empty,
+                range: [range.start, range.end, range.dates.length, range.dates[0], range.dates[29]],
+            };
+        }""")
+    # The six models with most spend over the days have their own series; the other two share one.
+    assert result["series"] == [
+        ["m/h", "m/h", "s0"], ["m/a", "m/a", "s1"], ["m/g", "m/g", "s2"], ["m/f", "m/f", "s3"],
+        ["m/e", "m/e", "s4"], ["m/d", "m/d", "s5"], ["__other__", "Other models (2)", "s-other"],
+    ]
+    # Seven models: no "Other models" series for a single model.
+    assert result["sevenSeries"] == ["m/a", "m/b", "m/c", "m/d", "m/e", "m/f", "m/g"]
+    # Every day of the range, zeros where the API has none; exact sums (0.11 + 0.12 is 0.23, no float error).
+    first, missing, third = result["days"]
+    assert first[:3] == ["2026-04-01", "300000", 8]
+    assert dict((k, (m, c)) for k, m, c in first[3])["__other__"] == ("230000", 2)
+    assert missing == ["2026-04-02", "0", 0, []]
+    assert third[3] == [["m/h", "200000", 1], ["m/a", "100000", 1]]
+    # Table rows, most spend first; the summary with requests no longer charged.
+    assert [r[0] for r in result["rows"]] == ["m/a", "m/b", "m/c", "m/d", "m/e", "m/f", "m/g", "m/h"]
+    assert result["rows"][0] == ["m/a", "200000", "100000"]
+    assert result["stats"] == {"costMicros": "300000", "requests": 12, "success": 9, "models": 8, "refunded": 4}
+    assert result["total"] == "600000" and result["empty"] is False and result["emptyView"] is True
+    assert result["range"] == ["2026-04-01T00:00:00.000Z", "2026-04-30T23:59:59.999Z", 30, "2026-04-01", "2026-04-30"]

@@ -1,6 +1,8 @@
 """The billing dashboard: static files served at ``/`` (index.html) and ``/static/``.
 
-Plain HTML, CSS and ES modules with no build step; the page talks only to the public API.
+Plain HTML, CSS and ES modules with no build step; the page talks only to the public API. One module
+per view (sign-in, balance, spend, records, record details, CSV download), wired by ``app.js``; see
+docs/decisions/0009-web-views.md.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ export class Api {
       }
       let payload = null;
       const text = await response.text();
-      try { payload = text ? JSON.parse(text) : null; } catch { payload = null; }
+      try { payload = text ? parseExact(text) : null; } catch { payload = null; }
 
       if (response.status === 429 && attempt < MAX_RATE_LIMIT_RETRIES) {
         const wait = retryAfterSeconds(response);
@@ -65,6 +65,18 @@ export class Api {
   balance(opts) { return this.request("GET", "/api/v3/balance", undefined, opts); }
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
+}
+
+/**
+ * JSON.parse, except that a number whose JavaScript value would not write back as the same text
+ * (8999999999.999999, 0.10, 2^53 + 1) is kept as that text, so money stays exact; money.js reads both.
+ * Browsers without the parser's source text keep plain numbers.
+ */
+export function parseExact(text) {
+  return JSON.parse(text, (key, value, context) => {
+    if (typeof value !== "number" || !context || typeof context.source !== "string") return value;
+    return context.source === String(value) ? value : context.source;
+  });
 }
 
 function retryAfterSeconds(response) {

@@ -1,8 +1,9 @@
 // Exact money and plain formatting helpers.
 //
 // The API renders money as a JSON number of USD with at most 6 decimals (0.04). A JavaScript number
-// cannot hold most decimals exactly, so every amount is turned into integer micro-dollars (BigInt)
-// straight away, from the number's shortest decimal form, and all sums and formatting use those.
+// cannot hold most decimals exactly, so api.js keeps a number's exact text when the number would not
+// round-trip, and every amount is turned into integer micro-dollars (BigInt) straight away, from that
+// text or the number's shortest decimal form; all sums and formatting use those.
 
 const MICROS = 1000000n;
 
@@ -10,7 +11,7 @@ const MICROS = 1000000n;
 export function toMicros(value) {
   if (value === null || value === undefined || value === "") return 0n;
   if (typeof value === "bigint") return value;
-  let text = typeof value === "number" ? numberToDecimal(value) : String(value).trim();
+  let text = typeof value === "number" ? numberToDecimal(value) : plainDecimal(String(value).trim());
   let negative = false;
   if (text.startsWith("-")) { negative = true; text = text.slice(1); }
   else if (text.startsWith("+")) { text = text.slice(1); }
@@ -27,15 +28,36 @@ export function toMicros(value) {
 /** A finite JS number as a plain decimal string (no exponent), using its shortest round-trip digits. */
 function numberToDecimal(n) {
   if (!Number.isFinite(n)) throw new Error(`not a finite number: ${n}`);
-  const s = String(n);
+  return plainDecimal(String(n));
+}
+
+/**
+ * Decimal text without an exponent, keeping every digit it has ("1.50e+1" -> "15.0", "2E-3" -> "0.002"),
+ * as Python's format(Decimal(text), "f") writes it. Text without an exponent comes back unchanged.
+ */
+function plainDecimal(s) {
   if (!/e/i.test(s)) return s;
-  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/i.exec(s);
-  const sign = m[1];
+  const m = /^([+-]?)(\d+)(?:\.(\d*))?e([+-]?\d+)$/i.exec(s);
+  if (!m) throw new Error(`not an amount of money: ${s}`);
+  const sign = m[1] === "-" ? "-" : "";
   const digits = m[2] + (m[3] || "");
   const exp = Number(m[4]) - (m[3] ? m[3].length : 0);
   if (exp >= 0) return sign + digits + "0".repeat(exp);
   const pad = digits.padStart(-exp + 1, "0");
   return sign + pad.slice(0, pad.length + exp) + "." + pad.slice(pad.length + exp);
+}
+
+/**
+ * A money value from the API as plain decimal text, digit for digit as the server wrote it (for CSV):
+ * 0.04 -> "0.04", 100 -> "100", "0.10" (exact text kept by api.js) -> "0.10". Null/undefined -> "".
+ */
+export function decimalText(value) {
+  if (value === null || value === undefined || value === "") return "";
+  if (typeof value === "number") return numberToDecimal(value);
+  if (typeof value === "bigint") return microsToDecimal(value, { minDecimals: 0 });
+  const text = String(value).trim();
+  toMicros(text); // refuses anything that is not money
+  return plainDecimal(text);
 }
 
 function groupThousands(digits) {
