@@ -84,7 +84,7 @@ NAME_B = ("wind", "field", "stone", "leaf", "river", "pixel", "frame", "spark", 
 NAME_C = ("Labs", "Studio", "AI", "Media", "Games", "Apps", "Works", "Inc", "Creative", "Systems")
 
 RECORD_COLUMNS = (
-    "id", "uuid", "account_id", "billing_type", "price", "delta", "ak_id", "order_id", "prediction_id",
+    "id", "uuid", "account_id", "billing_type", "price", "delta", "balance_after", "ak_id", "order_id", "prediction_id",
     "model_uuid", "access_key_id", "reference", "reason", "created_at", "updated_at",
 )
 PREDICTION_COLUMNS = (
@@ -120,6 +120,8 @@ class Account:
     keys: list[tuple[int, str]] = field(default_factory=list)  # (ak_id, access_key_id)
     key_cum: list[int] = field(default_factory=list)
     balance: int = 0
+    #: The sum of the records emitted so far, in id order: the next record's ``balance_after`` base.
+    written: int = 0
     mean_price: int = 50_000
     pending: list = field(default_factory=list)  # refunds due on a later day: (t, seq, kind, payload)
     created_at: int = 0
@@ -356,15 +358,18 @@ class Generator:
                     statuses[status] = statuses.get(status, 0) + 1
                     predictions.append((pid, p["uuid"], account.id, p["ak_id"], model_uuid, model_type, status, t, p["updated"]))
                     orders.append((oid, "%032x" % rng.getrandbits(128), pid, account.id, p["ak_id"], p["state"], p["price"], p["origin"], t, p["updated"]))
-                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, "deduct", p["price"], -p["price"], p["ak_id"], oid, pid, model_uuid, p["access_key_id"], None, None, t, t))
+                    account.written -= p["price"]
+                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, "deduct", p["price"], -p["price"], account.written, p["ak_id"], oid, pid, model_uuid, p["access_key_id"], None, None, t, t))
                     if account is big and rng.random() < sample_rate:
                         self.sample_uuids.append(p["uuid"])
                 elif kind == "refund":
-                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, "refund", p["price"], p["price"], p["ak_id"], p["oid"], p["pid"], MODELS[p["model"]][0], p["access_key_id"], None, None, t, t))
+                    account.written += p["price"]
+                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, "refund", p["price"], p["price"], account.written, p["ak_id"], p["oid"], p["pid"], MODELS[p["model"]][0], p["access_key_id"], None, None, t, t))
                 else:
                     amount = p["amount"]
                     reason = "operator correction" if kind == "adjust" else None
-                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, kind, abs(amount), amount, None, None, None, None, None, p["ref"], reason, t, t))
+                    account.written += amount
+                    records.append((rid, "%032x" % rng.getrandbits(128), account.id, kind, abs(amount), amount, account.written, None, None, None, None, None, p["ref"], reason, t, t))
             if len(records) >= chunk_records:
                 yield records, predictions, orders
                 records, predictions, orders = [], [], []

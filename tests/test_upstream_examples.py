@@ -38,8 +38,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 def check_item(item: dict) -> None:
-    assert set(item) == {"uuid", "access_key_id", "access_key_name", "billing_type", "price", "created_at",
-                         "updated_at", "order", "prediction"}
+    assert set(item) == {"uuid", "access_key_id", "access_key_name", "billing_type", "price", "amount",
+                         "balance_after", "created_at", "updated_at", "order", "prediction"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", item["created_at"])
     if item["billing_type"] in ("deduct", "refund"):
         assert set(item["order"]) == {"uuid", "state", "price", "origin_price", "status", "ak_id"}
