@@ -14,6 +14,7 @@ Server-side modules (pydantic, SQLAlchemy) are imported when a command runs, nev
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,10 +124,11 @@ def explained(database_url: str) -> Iterator[None]:
         raise Failure(f"{shown}: {exc}", EXIT_USAGE) from None
     except DBAPIError as exc:
         reason = _first_line(exc.orig or exc)
-        raise Failure(_without_password(f"cannot use the database {shown}: {reason}", database_url), EXIT_USAGE) from None
+        message = f"cannot use the database {shown}: {reason}"
+        raise Failure(_without_password(message, database_url), EXIT_USAGE) from None
     except OSError as exc:
-        reason = exc.strerror or _first_line(exc)
-        raise Failure(_without_password(f"cannot reach the database {shown}: {reason}", database_url), EXIT_USAGE) from None
+        message = f"cannot reach the database {shown}: {exc.strerror or _first_line(exc)}"
+        raise Failure(_without_password(message, database_url), EXIT_USAGE) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -155,8 +157,18 @@ def on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) ->
             return await work(db)
         finally:
             await db.dispose()
+            await _let_driver_threads_finish()
 
     return asyncio.run(main())
+
+
+async def _let_driver_threads_finish() -> None:
+    """Wait for aiosqlite's worker threads to end while the event loop still runs: after a failed
+    connection, one still has to hand its last result to the loop, and were the loop closed first,
+    that thread would print a traceback on stderr."""
+    workers = [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+    if workers:
+        await asyncio.to_thread(lambda: [t.join(timeout=5) for t in workers])
 
 
 def in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -50,7 +50,9 @@ def db_upgrade(settings: Settings) -> None:
 def accounts_create(
     settings: Settings,
     name: Annotated[str, typer.Option("--name", help="Account name.", parser=parse_name)],
-    balance: Annotated[int, typer.Option("--balance", help="Opening balance in USD.", parser=parse_usd, metavar="USD")] = 0,
+    balance: Annotated[
+        int, typer.Option("--balance", help="Opening balance in USD.", parser=parse_usd, metavar="USD")
+    ] = 0,
     as_json: Json = False,
 ) -> None:
     """Create an account, with an optional opening balance (written as a recharge).
@@ -105,7 +107,9 @@ def keys_revoke(
 def recharge(
     settings: Settings,
     account: AccountId,
-    amount: Annotated[int, typer.Option("--amount", help="Amount in USD.", parser=parse_usd, metavar="USD", show_default=False)],
+    amount: Annotated[
+        int, typer.Option("--amount", help="Amount in USD.", parser=parse_usd, metavar="USD", show_default=False)
+    ],
     reference: Annotated[
         str | None,
         typer.Option("--reference", help="Idempotency reference (e.g. the payment id); repeating it is a no-op."),

@@ -75,7 +75,8 @@ def _parameters(command: Callable[..., Any]) -> list[inspect.Parameter]:
         annotation = p.annotation
         if isinstance(annotation, str):
             try:
-                annotation = eval(annotation, getattr(command, "__globals__", {}))  # noqa: S307 - the module's own annotation
+                # The module's own annotation text, evaluated as typing.get_type_hints would.
+                annotation = eval(annotation, getattr(command, "__globals__", {}))  # noqa: S307
             except NameError:
                 annotation = Any
         found.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=annotation))
