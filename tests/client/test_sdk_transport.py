@@ -33,7 +33,7 @@ from billbook.client import (
     ServerError,
 )
 from billbook.client import _http
-from billbook.client._http import RetryPolicy, parse_retry_after
+from billbook.client._core import RetryPolicy, parse_retry_after
 from tests.client.conftest import envelope
 
 Handler = Callable[[httpx.Request], httpx.Response]

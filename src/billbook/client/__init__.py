@@ -19,7 +19,8 @@ from billbook.client._billings import (
 )
 from billbook.client._client import AsyncClient, Client
 from billbook.client._export import CSV_COLUMNS
-from billbook.client._http import DEFAULT_BASE_URL
+from billbook.client._query import SearchParams
+from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
@@ -83,6 +84,7 @@ __all__ = [
     "Order",
     "Prediction",
     "RateLimitError",
+    "SearchParams",
     "ServerError",
     "SortOrder",
     "UsageStats",

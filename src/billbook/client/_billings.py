@@ -1,14 +1,19 @@
-"""``client.billings``: search one page, iterate everything, export to a file."""
+"""``client.billings``: search one page, iterate everything, export to a file.
+
+Each operation is written once, as a plan in ``_BillingsBase``, ``_Records`` or ``_ExportJob``;
+``Billings`` and ``AsyncBillings`` (and their iterators) only hand those plans to their loop.
+"""
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar, Unpack
 
-from billbook.client._convert import TimeInput
+from billbook.client._core import Call, Core, Plan
 from billbook.client._export import (
     ExportFormat,
     RecordWriter,
@@ -16,16 +21,19 @@ from billbook.client._export import (
     format_for,
     record_writer,
 )
-from billbook.client._http import AsyncSender, SyncSender, decode
+from billbook.client._http import AsyncLoop, SyncLoop
 from billbook.client._pager import KeysetCursor, Query
-from billbook.client._query import MAX_PAGE_SIZE, SearchFilters, sort_value
-from billbook.client.types import BillingPage, BillingRecord, BillingType, SortOrder
+from billbook.client._query import MAX_PAGE_SIZE, SearchFilters, SearchParams, sort_value
+from billbook.client.types import BillingPage, BillingRecord, SortOrder
 
 SEARCH_PATH = "/api/v3/billings/search"
 #: Records between two progress callbacks: often enough for a smooth bar, rare enough to be free.
 PROGRESS_EVERY = 100
 ProgressCallback = Callable[[int, int], None]
 """Called as ``(records_written, total_at_start)`` while an export runs."""
+Out = str | os.PathLike[str] | IO[str]
+Loop = TypeVar("Loop", SyncLoop, AsyncLoop)
+PageSource = Callable[[Query], Plan[BillingPage]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +47,22 @@ class ExportResult:
     end_ms: int | None
 
 
-def _descending(sort: str) -> bool:
-    return sort_value(sort).endswith("DESC")
-
-
-def _body(query: Query) -> dict[str, Any]:
+def _search_call(query: Query) -> Call[BillingPage]:
     filters, sort, page, page_size = query
-    return filters.body(sort=sort, page=page, page_size=page_size)
+    body = filters.body(sort=sort, page=page, page_size=page_size)
+    return Call("POST", SEARCH_PATH, "search result", lambda d: BillingPage.from_wire(d, page_size), body)
 
 
-def _page(data: Any, query: Query) -> BillingPage:
-    return decode("search result", lambda d: BillingPage.from_wire(d, page_size=query[3]), data)
-
-
-class BillingIterator(Iterator[BillingRecord]):
+class _Records(Generic[Loop]):
     """Every matching record exactly once, fetched a page at a time (see ``_pager``).
 
     ``total`` is the number of matching records when the read started: None until the first
     request, which ``get_total()`` makes if iteration has not.
     """
 
-    def __init__(self, fetch: Callable[[Query], BillingPage], cursor: KeysetCursor) -> None:
-        self._fetch = fetch
+    def __init__(self, loop: Loop, pages: PageSource, cursor: KeysetCursor) -> None:
+        self._loop: Loop = loop
+        self._pages = pages
         self._cursor = cursor
         self._buffer: deque[BillingRecord] = deque()
 
@@ -74,90 +76,90 @@ class BillingIterator(Iterator[BillingRecord]):
         c = self._cursor
         return (c.filters.start_ms, c.end_ms if c.end_ms is not None else c.filters.end_ms)
 
-    def get_total(self) -> int:
-        self._prime()
+    def total_plan(self) -> Plan[int]:
+        """The total, asking for the first page if no request has been made yet."""
+        if self._cursor.total is None:
+            page = yield from self._pages(self._cursor.first_query())
+            self._buffer.extend(self._cursor.accept_first(page))
         assert self._cursor.total is not None
         return self._cursor.total
 
-    def _prime(self) -> None:
-        if self._cursor.total is None:
-            page = self._fetch(self._cursor.first_query())
-            self._buffer.extend(self._cursor.accept_first(page))
+    def next_plan(self) -> Plan[BillingRecord | None]:
+        """The next record, or None at the end."""
+        yield from self.total_plan()
+        while not self._buffer and not self._cursor.done:
+            page = yield from self._pages(self._cursor.next_query())
+            self._buffer.extend(self._cursor.accept(page))
+        return self._buffer.popleft() if self._buffer else None
+
+
+class BillingIterator(_Records[SyncLoop], Iterator[BillingRecord]):
+    """``for record in ...``."""
+
+    def get_total(self) -> int:
+        return self._loop.run(self.total_plan())
 
     def __iter__(self) -> BillingIterator:
         return self
 
     def __next__(self) -> BillingRecord:
-        self._prime()
-        while not self._buffer:
-            if self._cursor.done:
-                raise StopIteration
-            self._buffer.extend(self._cursor.accept(self._fetch(self._cursor.next_query())))
-        return self._buffer.popleft()
+        record = self._loop.run(self.next_plan())
+        if record is None:
+            raise StopIteration
+        return record
 
 
-class AsyncBillingIterator(AsyncIterator[BillingRecord]):
-    """The asynchronous twin of ``BillingIterator``: ``async for record in ...``."""
-
-    def __init__(self, fetch: Callable[[Query], Any], cursor: KeysetCursor) -> None:
-        self._fetch = fetch
-        self._cursor = cursor
-        self._buffer: deque[BillingRecord] = deque()
-
-    @property
-    def total(self) -> int | None:
-        return self._cursor.total
-
-    @property
-    def window(self) -> tuple[int | None, int | None]:
-        c = self._cursor
-        return (c.filters.start_ms, c.end_ms if c.end_ms is not None else c.filters.end_ms)
+class AsyncBillingIterator(_Records[AsyncLoop], AsyncIterator[BillingRecord]):
+    """``async for record in ...``."""
 
     async def get_total(self) -> int:
-        await self._prime()
-        assert self._cursor.total is not None
-        return self._cursor.total
-
-    async def _prime(self) -> None:
-        if self._cursor.total is None:
-            page = await self._fetch(self._cursor.first_query())
-            self._buffer.extend(self._cursor.accept_first(page))
+        return await self._loop.run(self.total_plan())
 
     def __aiter__(self) -> AsyncBillingIterator:
         return self
 
     async def __anext__(self) -> BillingRecord:
-        await self._prime()
-        while not self._buffer:
-            if self._cursor.done:
-                raise StopAsyncIteration
-            page = await self._fetch(self._cursor.next_query())
-            self._buffer.extend(self._cursor.accept(page))
-        return self._buffer.popleft()
+        record = await self._loop.run(self.next_plan())
+        if record is None:
+            raise StopAsyncIteration
+        return record
 
 
-class _Exporter:
-    """Shared bookkeeping of the sync and async exports: writer, counts, progress."""
+class _ExportJob:
+    """One export: where it writes, in which format, and the plan that reads and writes."""
 
-    def __init__(self, stream: IO[str], fmt: ExportFormat, on_progress: ProgressCallback | None):
-        self.write: RecordWriter = record_writer(stream, fmt)
-        self.format = fmt
+    def __init__(self, out: Out, fmt: ExportFormat | None, on_progress: ProgressCallback | None) -> None:
+        self.out = out
+        self.format = _resolve_format(out, fmt)
         self.on_progress = on_progress
-        self.written = 0
 
-    def add(self, record: BillingRecord, total: int) -> None:
-        self.write(record)
-        self.written += 1
-        if self.on_progress and self.written % PROGRESS_EVERY == 0:
-            self.on_progress(self.written, total)
+    def plan(self, records: _Records[Any]) -> Plan[ExportResult]:
+        with self._stream() as stream:
+            return (yield from self._write(records, stream))
 
-    def finish(self, total: int, window: tuple[int | None, int | None]) -> ExportResult:
+    def _stream(self) -> AbstractContextManager[IO[str]]:
+        """A path is written atomically (see ``atomic_text_file``); a stream as it is."""
+        if isinstance(self.out, str | os.PathLike):
+            return atomic_text_file(self.out)
+        return nullcontext(self.out)
+
+    def _write(self, records: _Records[Any], stream: IO[str]) -> Plan[ExportResult]:
+        write: RecordWriter = record_writer(stream, self.format)
+        total = yield from records.total_plan()
+        self._progress(0, total)
+        written = 0
+        while (record := (yield from records.next_plan())) is not None:
+            write(record)
+            written += 1
+            if written % PROGRESS_EVERY == 0:
+                self._progress(written, total)
+        self._progress(written, total)
+        start_ms, end_ms = records.window
+        return ExportResult(written, total, self.format, start_ms, end_ms)
+
+    def _progress(self, written: int, total: int) -> None:
         if self.on_progress:
-            self.on_progress(self.written, total)
-        return ExportResult(self.written, total, self.format, window[0], window[1])
-
-
-Out = str | os.PathLike[str] | IO[str]
+            self.on_progress(written, total)
 
 
 def _resolve_format(out: Out, fmt: ExportFormat | None) -> ExportFormat:
@@ -170,206 +172,64 @@ def _resolve_format(out: Out, fmt: ExportFormat | None) -> ExportFormat:
     raise ValueError("format is required when writing to a stream")
 
 
-class Billings:
-    def __init__(self, sender: SyncSender) -> None:
-        self._sender = sender
+class _BillingsBase(Generic[Loop]):
+    """The plans behind ``client.billings``; the subclasses only run them on their loop."""
 
+    def __init__(self, core: Core, loop: Loop) -> None:
+        self._core = core
+        self._loop: Loop = loop
+
+    def _pages(self, query: Query) -> Plan[BillingPage]:
+        return self._core.request(_search_call(query))
+
+    def _search(self, sort: str, page: int, page_size: int, filters: SearchParams) -> Plan[BillingPage]:
+        return self._pages((SearchFilters.build(**filters), sort, page, page_size))
+
+    def _cursor(self, sort: str, page_size: int, filters: SearchParams) -> KeysetCursor:
+        built = SearchFilters.build(**filters)
+        built.body(sort=sort, page=1, page_size=page_size)  # check now, not mid-iteration
+        return KeysetCursor(built, descending=sort_value(sort).endswith("DESC"), page_size=page_size)
+
+
+class Billings(_BillingsBase[SyncLoop]):
     def search(
-        self,
-        *,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        sort: SortOrder | str = "desc",
-        page: int = 1,
-        page_size: int = 10,
+        self, *, sort: SortOrder | str = "desc", page: int = 1, page_size: int = 10, **filters: Unpack[SearchParams]
     ) -> BillingPage:
         """One page of records. Times are inclusive; a ``date`` as ``end_time`` covers that day."""
-        filters = SearchFilters.build(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-        )
-        return self._fetch((filters, sort, page, page_size))
+        return self._loop.run(self._search(sort, page, page_size, filters))
 
     def iter(
-        self,
-        *,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        sort: SortOrder | str = "desc",
-        page_size: int = MAX_PAGE_SIZE,
+        self, *, sort: SortOrder | str = "desc", page_size: int = MAX_PAGE_SIZE, **filters: Unpack[SearchParams]
     ) -> BillingIterator:
         """Every matching record, lazily, exactly once even while records are being added."""
-        filters = SearchFilters.build(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-        )
-        filters.body(sort=sort, page=1, page_size=page_size)  # validate now, not mid-iteration
-        cursor = KeysetCursor(filters, descending=_descending(sort), page_size=page_size)
-        return BillingIterator(self._fetch, cursor)
+        return BillingIterator(self._loop, self._pages, self._cursor(sort, page_size, filters))
 
     def export(
-        self,
-        out: Out,
-        *,
-        format: ExportFormat | None = None,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        on_progress: ProgressCallback | None = None,
-        page_size: int = MAX_PAGE_SIZE,
+        self, out: Out, *, format: ExportFormat | None = None, on_progress: ProgressCallback | None = None,
+        page_size: int = MAX_PAGE_SIZE, **filters: Unpack[SearchParams]
     ) -> ExportResult:
         """Write every matching record, oldest first, to a path (atomically) or an open stream."""
-        fmt = _resolve_format(out, format)
-        records = self.iter(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-            sort="asc",
-            page_size=page_size,
-        )
-        if isinstance(out, str | os.PathLike):
-            with atomic_text_file(out) as stream:
-                return self._write(records, stream, fmt, on_progress)
-        return self._write(records, out, fmt, on_progress)
-
-    @staticmethod
-    def _write(
-        records: BillingIterator, stream: IO[str], fmt: ExportFormat, on_progress: ProgressCallback | None
-    ) -> ExportResult:
-        exporter = _Exporter(stream, fmt, on_progress)
-        total = records.get_total()
-        if on_progress:
-            on_progress(0, total)
-        for record in records:
-            exporter.add(record, total)
-        return exporter.finish(total, records.window)
-
-    def _fetch(self, query: Query) -> BillingPage:
-        data = self._sender.request("POST", SEARCH_PATH, _body(query))
-        return _page(data, query)
+        job = _ExportJob(out, format, on_progress)
+        return self._loop.run(job.plan(self.iter(sort="asc", page_size=page_size, **filters)))
 
 
-class AsyncBillings:
-    def __init__(self, sender: AsyncSender) -> None:
-        self._sender = sender
-
+class AsyncBillings(_BillingsBase[AsyncLoop]):
     async def search(
-        self,
-        *,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        sort: SortOrder | str = "desc",
-        page: int = 1,
-        page_size: int = 10,
+        self, *, sort: SortOrder | str = "desc", page: int = 1, page_size: int = 10, **filters: Unpack[SearchParams]
     ) -> BillingPage:
         """One page of records. Times are inclusive; a ``date`` as ``end_time`` covers that day."""
-        filters = SearchFilters.build(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-        )
-        return await self._fetch((filters, sort, page, page_size))
+        return await self._loop.run(self._search(sort, page, page_size, filters))
 
     def iter(
-        self,
-        *,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        sort: SortOrder | str = "desc",
-        page_size: int = MAX_PAGE_SIZE,
+        self, *, sort: SortOrder | str = "desc", page_size: int = MAX_PAGE_SIZE, **filters: Unpack[SearchParams]
     ) -> AsyncBillingIterator:
         """Every matching record, lazily, exactly once even while records are being added."""
-        filters = SearchFilters.build(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-        )
-        filters.body(sort=sort, page=1, page_size=page_size)
-        cursor = KeysetCursor(filters, descending=_descending(sort), page_size=page_size)
-        return AsyncBillingIterator(self._fetch, cursor)
+        return AsyncBillingIterator(self._loop, self._pages, self._cursor(sort, page_size, filters))
 
     async def export(
-        self,
-        out: Out,
-        *,
-        format: ExportFormat | None = None,
-        billing_type: BillingType | None = None,
-        prediction_uuids: Sequence[str] | None = None,
-        model_uuid: str | Sequence[str] | None = None,
-        access_key_uuid: str | Sequence[str] | None = None,
-        start_time: TimeInput | None = None,
-        end_time: TimeInput | None = None,
-        on_progress: ProgressCallback | None = None,
-        page_size: int = MAX_PAGE_SIZE,
+        self, out: Out, *, format: ExportFormat | None = None, on_progress: ProgressCallback | None = None,
+        page_size: int = MAX_PAGE_SIZE, **filters: Unpack[SearchParams]
     ) -> ExportResult:
         """Write every matching record, oldest first, to a path (atomically) or an open stream."""
-        fmt = _resolve_format(out, format)
-        records = self.iter(
-            billing_type=billing_type,
-            prediction_uuids=prediction_uuids,
-            model_uuid=model_uuid,
-            access_key_uuid=access_key_uuid,
-            start_time=start_time,
-            end_time=end_time,
-            sort="asc",
-            page_size=page_size,
-        )
-        if isinstance(out, str | os.PathLike):
-            with atomic_text_file(out) as stream:
-                return await self._write(records, stream, fmt, on_progress)
-        return await self._write(records, out, fmt, on_progress)
-
-    @staticmethod
-    async def _write(
-        records: AsyncBillingIterator,
-        stream: IO[str],
-        fmt: ExportFormat,
-        on_progress: ProgressCallback | None,
-    ) -> ExportResult:
-        exporter = _Exporter(stream, fmt, on_progress)
-        total = await records.get_total()
-        if on_progress:
-            on_progress(0, total)
-        async for record in records:
-            exporter.add(record, total)
-        return exporter.finish(total, records.window)
-
-    async def _fetch(self, query: Query) -> BillingPage:
-        data = await self._sender.request("POST", SEARCH_PATH, _body(query))
-        return _page(data, query)
+        job = _ExportJob(out, format, on_progress)
+        return await self._loop.run(job.plan(self.iter(sort="asc", page_size=page_size, **filters)))

@@ -1,21 +1,20 @@
-"""``Client`` and ``AsyncClient``: configuration, connection pool, and the top-level calls."""
+"""``Client`` and ``AsyncClient``: configuration, connection pool, and the top-level calls.
+
+Both are thin: ``_ClientBase`` resolves the configuration and holds the plans behind ``balance()``
+and ``usage_stats()``; each client only runs them on its loop and closes its own connections.
+"""
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
+from abc import abstractmethod
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
 from billbook.client._billings import AsyncBillings, Billings
 from billbook.client._convert import TimeInput, to_ms
-from billbook.client._http import (
-    DEFAULT_MAX_RETRIES,
-    AsyncSender,
-    Settings,
-    SyncSender,
-    decode,
-)
+from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core, Plan
+from billbook.client._http import AsyncLoop, SyncLoop
 from billbook.client._usage import merge, split_range, usage_body
 from billbook.client.types import Balance, UsageStats
 from billbook.times import ms_to_datetime
@@ -23,22 +22,64 @@ from billbook.times import ms_to_datetime
 BALANCE_PATH = "/api/v3/balance"
 USAGE_PATH = "/api/v3/user/usage_stats"
 
-
-def _usage_chunks(start: TimeInput, end: TimeInput) -> list[tuple[int, int]]:
-    start_ms = to_ms(start, "start")
-    end_ms = to_ms(end, "end", end_of_day=True)
-    if start_ms > end_ms:
-        raise ValueError("start is after end")
-    return split_range(start_ms, end_ms)
+Http = TypeVar("Http", httpx.Client, httpx.AsyncClient)
 
 
-def _usage_part(data: object, lo: int, hi: int) -> UsageStats:
-    return decode(
-        "usage stats", lambda d: UsageStats.from_wire(d, ms_to_datetime(lo), ms_to_datetime(hi)), data
-    )
+def _usage_call(lo: int, hi: int, body: dict[str, Any]) -> Call[UsageStats]:
+    start, end = ms_to_datetime(lo), ms_to_datetime(hi)
+    return Call("POST", USAGE_PATH, "usage stats", lambda d: UsageStats.from_wire(d, start, end), body)
 
 
-class Client:
+class _ClientBase(Generic[Http]):
+    """What both clients share: configuration, the core, and the plans behind the top-level calls."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: Http | None = None,
+    ) -> None:
+        options = ClientOptions.resolve(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
+        self._core = Core(options)
+        self._owns_http = http_client is None
+        self._connect(http_client)
+
+    @abstractmethod
+    def _connect(self, http: Http | None) -> None:
+        """Set up the loop (over ``http``, or a new connection pool) and the resources on it."""
+
+    @property
+    def base_url(self) -> str:
+        return self._core.options.base_url
+
+    def _balance(self) -> Plan[Balance]:
+        return self._core.request(Call("GET", BALANCE_PATH, "balance", Balance.from_wire))
+
+    def _usage_stats(
+        self, start: TimeInput, end: TimeInput, model_uuid: str | None, access_key_uuid: str | None
+    ) -> Plan[UsageStats]:
+        """One call per chunk of at most 31 days, one after another (clear of rate limits), merged."""
+        start_ms = to_ms(start, "start")
+        end_ms = to_ms(end, "end", end_of_day=True)
+        if start_ms > end_ms:
+            raise ValueError("start is after end")
+        chunks = split_range(start_ms, end_ms)
+        parts = []
+        for lo, hi in chunks:
+            body = usage_body(lo, hi, model_uuid, access_key_uuid)
+            parts.append((yield from self._core.request(_usage_call(lo, hi, body))))
+        return merge(parts, ms_to_datetime(chunks[0][0]), ms_to_datetime(chunks[-1][1]))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+class Client(_ClientBase[httpx.Client]):
     """Synchronous client. Arguments win over ``BILLBOOK_BASE_URL`` / ``BILLBOOK_API_KEY``
     (or ``WAVESPEED_API_KEY``); the same code works against the upstream service by base URL alone.
 
@@ -46,129 +87,54 @@ class Client:
     closing it to you.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        self._settings = Settings.resolve(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client()
-        self._sender = SyncSender(self._settings, self._http)
-        self.billings = Billings(self._sender)
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
+    def _connect(self, http: httpx.Client | None) -> None:
+        self._loop = SyncLoop(http or httpx.Client())
+        self.billings = Billings(self._core, self._loop)
 
     def balance(self) -> Balance:
         """The account's current balance."""
-        return decode("balance", Balance.from_wire, self._sender.request("GET", BALANCE_PATH))
+        return self._loop.run(self._balance())
 
     def usage_stats(
-        self,
-        start: TimeInput,
-        end: TimeInput,
-        model_uuid: str | None = None,
-        access_key_uuid: str | None = None,
+        self, start: TimeInput, end: TimeInput, model_uuid: str | None = None, access_key_uuid: str | None = None
     ) -> UsageStats:
         """Usage over ``[start, end]`` inclusive; ranges over 31 days take several calls, merged."""
-        chunks = _usage_chunks(start, end)
-        parts = [
-            _usage_part(
-                self._sender.request("POST", USAGE_PATH, usage_body(lo, hi, model_uuid, access_key_uuid)),
-                lo,
-                hi,
-            )
-            for lo, hi in chunks
-        ]
-        return merge(parts, ms_to_datetime(chunks[0][0]), ms_to_datetime(chunks[-1][1]))
+        return self._loop.run(self._usage_stats(start, end, model_uuid, access_key_uuid))
 
     def close(self) -> None:
         if self._owns_http:
-            self._http.close()
+            self._loop.http.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"
 
-
-class AsyncClient:
+class AsyncClient(_ClientBase[httpx.AsyncClient]):
     """Asynchronous client; the same calls as ``Client``, awaited."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self._settings = Settings.resolve(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient()
-        self._sender = AsyncSender(self._settings, self._http)
-        self.billings = AsyncBillings(self._sender)
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
+    def _connect(self, http: httpx.AsyncClient | None) -> None:
+        self._loop = AsyncLoop(http or httpx.AsyncClient())
+        self.billings = AsyncBillings(self._core, self._loop)
 
     async def balance(self) -> Balance:
         """The account's current balance."""
-        return decode("balance", Balance.from_wire, await self._sender.request("GET", BALANCE_PATH))
+        return await self._loop.run(self._balance())
 
     async def usage_stats(
-        self,
-        start: TimeInput,
-        end: TimeInput,
-        model_uuid: str | None = None,
-        access_key_uuid: str | None = None,
+        self, start: TimeInput, end: TimeInput, model_uuid: str | None = None, access_key_uuid: str | None = None
     ) -> UsageStats:
-        """Usage over ``[start, end]`` inclusive; ranges over 31 days take several calls, merged.
-
-        The calls run one after another, not concurrently, to stay clear of rate limits.
-        """
-        chunks = _usage_chunks(start, end)
-        parts = []
-        for lo, hi in chunks:
-            body = usage_body(lo, hi, model_uuid, access_key_uuid)
-            parts.append(_usage_part(await self._sender.request("POST", USAGE_PATH, body), lo, hi))
-        return merge(parts, ms_to_datetime(chunks[0][0]), ms_to_datetime(chunks[-1][1]))
+        """Usage over ``[start, end]`` inclusive; ranges over 31 days take several calls, merged."""
+        return await self._loop.run(self._usage_stats(start, end, model_uuid, access_key_uuid))
 
     async def close(self) -> None:
         if self._owns_http:
-            await self._http.aclose()
+            await self._loop.http.aclose()
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"AsyncClient(base_url={self.base_url!r})"

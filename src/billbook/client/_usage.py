@@ -8,11 +8,11 @@ comes back in two parts, which are added up here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from billbook.client._convert import iso_ms
 from billbook.client.types import (
@@ -23,6 +23,9 @@ from billbook.client.types import (
     UsageSummary,
 )
 from billbook.times import MS_PER_DAY, ms_to_datetime
+
+U = TypeVar("U")
+K = TypeVar("K", bound=Hashable)
 
 #: The server accepts ranges up to and including 31 days.
 MAX_SPAN_MS = 31 * MS_PER_DAY
@@ -80,11 +83,8 @@ def _merge_summaries(summaries: Sequence[UsageSummary]) -> UsageSummary:
 
 
 def _merge_models(models: Sequence[ModelUsage]) -> tuple[ModelUsage, ...]:
-    merged: dict[str, ModelUsage] = {}
-    for m in models:
-        seen = merged.get(m.model_uuid)
-        merged[m.model_uuid] = m if seen is None else _add_model(seen, m)
-    return tuple(sorted(merged.values(), key=lambda m: (-m.total_cost, m.model_uuid)))
+    merged = _combine(models, lambda m: m.model_uuid, _add_model).values()
+    return tuple(sorted(merged, key=lambda m: (-m.total_cost, m.model_uuid)))
 
 
 def _add_model(a: ModelUsage, b: ModelUsage) -> ModelUsage:
@@ -105,19 +105,25 @@ def _later(x: datetime | None, y: datetime | None) -> bool:
 
 
 def _merge_days(days: Sequence[DailyUsage]) -> tuple[DailyUsage, ...]:
-    merged: dict[date, DailyUsage] = {}
-    for d in days:
-        seen = merged.get(d.date)
-        merged[d.date] = d if seen is None else _add_day(seen, d)
+    merged = _combine(days, lambda d: d.date, _add_day)
     return tuple(merged[k] for k in sorted(merged))
 
 
 def _add_day(a: DailyUsage, b: DailyUsage) -> DailyUsage:
-    models: dict[str, DailyModelUsage] = {m.model_uuid: m for m in a.models}
-    for m in b.models:
-        seen = models.get(m.model_uuid)
-        models[m.model_uuid] = m if seen is None else DailyModelUsage(
-            m.model_uuid, seen.amount + m.amount, seen.count + m.count
-        )
+    models = _combine([*a.models, *b.models], lambda m: m.model_uuid, _add_day_model)
     merged = tuple(models[k] for k in sorted(models))
     return DailyUsage(a.date, a.amount + b.amount, a.count + b.count, merged)
+
+
+def _add_day_model(a: DailyModelUsage, b: DailyModelUsage) -> DailyModelUsage:
+    return DailyModelUsage(a.model_uuid, a.amount + b.amount, a.count + b.count)
+
+
+def _combine(items: Iterable[U], key: Callable[[U], K], add: Callable[[U, U], U]) -> dict[K, U]:
+    """``items`` with equal keys added together, keyed, in the order first seen."""
+    merged: dict[K, U] = {}
+    for item in items:
+        k = key(item)
+        seen = merged.get(k)
+        merged[k] = item if seen is None else add(seen, item)
+    return merged

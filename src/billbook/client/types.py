@@ -4,11 +4,11 @@ a newer server adds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from billbook.client._convert import to_datetime, to_decimal
 from billbook.times import datetime_to_ms
@@ -16,9 +16,9 @@ from billbook.times import datetime_to_ms
 BillingType = Literal["deduct", "refund", "recharge", "adjust"]
 SortOrder = Literal["asc", "desc"]
 
-#: Which way each billing type moves the balance, where the type alone says so. An ``adjust`` can go
-#: either way, so only a server that sends ``amount`` can tell.
-_SIGNS: Mapping[str, int] = {"deduct": -1, "refund": 1, "recharge": 1}
+#: Whether each billing type takes from the balance, where the type alone says so. An ``adjust``
+#: can go either way, so only a server that sends ``amount`` can tell.
+_TAKES: Mapping[str, bool] = {"deduct": True, "refund": False, "recharge": False}
 
 
 def signed_amount(billing_type: str, price: Decimal) -> Decimal | None:
@@ -26,77 +26,145 @@ def signed_amount(billing_type: str, price: Decimal) -> Decimal | None:
 
     For servers that do not send ``amount`` (the upstream service): None where the sign is unknown.
     """
-    sign = _SIGNS.get(billing_type)
-    return None if sign is None else price.copy_abs() * sign
+    takes = _TAKES.get(billing_type)
+    if takes is None:
+        return None
+    size = price.copy_abs()
+    return -size if takes else size  # negation, not * -1, keeps a free charge at 0 rather than -0
 
 
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
+# --- reading the wire ------------------------------------------------------------------------------
+# Each result type declares, per field, how that field is read from the server's JSON object;
+# ``_FromWire.from_wire`` applies the declarations, so no type spells out its own constructor call.
+
+Reader = Callable[[Mapping[str, Any], str], Any]
+"""Reads one field from the wire object, given the object and the field's name."""
+
+
+def _wire(read: Reader, **options: Any) -> Any:
+    """A dataclass field that ``from_wire`` fills with ``read(data, name)``."""
+    return field(metadata={"read": read}, **options)
+
+
+class _FromWire:
+    __slots__ = ()
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Self:
+        """The object the server sent, each field read as its declaration says."""
+        make: Any = cls
+        result: Self = make(**{f.name: f.metadata["read"](data, f.name) for f in fields(make)})
+        return result
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    return str(data[name])
+
+
+def _text_or(default: str) -> Reader:
+    return lambda data, name: str(data.get(name) or default)
+
+
+def _text_or_none(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
     return None if value is None else str(value)
 
 
-def _opt_decimal(data: Mapping[str, Any], key: str) -> Decimal | None:
-    value = data.get(key)
-    return None if value is None else to_decimal(value, key)
+def _count(data: Mapping[str, Any], name: str) -> int:
+    return int(data.get(name, 0))
+
+
+def _money(*, default: int | None = None, label: str | None = None) -> Reader:
+    """Exact money; required unless ``default`` is given (the upstream leaves out zero totals)."""
+    return lambda data, name: to_decimal(data.get(name, default), label or name)
+
+
+def _money_or_none(data: Mapping[str, Any], name: str) -> Decimal | None:
+    value = data.get(name)
+    return None if value is None else to_decimal(value, name)
+
+
+def _time(data: Mapping[str, Any], name: str) -> datetime:
+    return to_datetime(data.get(name), name)
+
+
+def _time_or_none(data: Mapping[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    return to_datetime(value, name) if value else None
+
+
+def _one(kind: type[_FromWire]) -> Reader:
+    """A nested object, or None where the server sent none."""
+    return lambda data, name: kind.from_wire(data[name]) if data.get(name) else None
+
+
+def _many(kind: type[_FromWire]) -> Reader:
+    return lambda data, name: tuple(kind.from_wire(item) for item in data.get(name) or ())
+
+
+def _as_sent(data: Mapping[str, Any], name: str) -> Any:
+    return data.get(name)
+
+
+def _origin_price(data: Mapping[str, Any], name: str) -> Decimal:
+    """The price before any discount: the price itself where the server sends none."""
+    return to_decimal(data.get(name, data.get("price")), "order.origin_price")
+
+
+# --- records ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Order:
+class Order(_FromWire):
     """The order behind a charge: ``state`` is ``pre``, ``done`` or ``refunded``."""
 
-    uuid: str
-    state: str
-    status: str
-    price: Decimal
-    origin_price: Decimal
-    ak_id: int | None
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Order:
-        return cls(
-            uuid=str(data["uuid"]),
-            state=str(data.get("state", "")),
-            status=str(data.get("status", "")),
-            price=to_decimal(data.get("price"), "order.price"),
-            origin_price=to_decimal(data.get("origin_price", data.get("price")), "order.origin_price"),
-            ak_id=data.get("ak_id"),
-        )
+    uuid: str = _wire(_text)
+    state: str = _wire(_text_or(""))
+    status: str = _wire(_text_or(""))
+    price: Decimal = _wire(_money(label="order.price"))
+    origin_price: Decimal = _wire(_origin_price)
+    ak_id: int | None = _wire(_as_sent)
 
 
 @dataclass(frozen=True, slots=True)
-class Prediction:
-    uuid: str
-    model_uuid: str
-    status: str
+class Prediction(_FromWire):
+    uuid: str = _wire(_text)
+    model_uuid: str = _wire(_text_or(""))
+    status: str = _wire(_text_or(""))
 
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Prediction:
-        return cls(
-            uuid=str(data["uuid"]),
-            model_uuid=str(data.get("model_uuid", "")),
-            status=str(data.get("status", "")),
-        )
+
+def _amount(data: Mapping[str, Any], name: str) -> Decimal | None:
+    """As sent, or derived from the type and price where the server leaves it out."""
+    sent = _money_or_none(data, name)
+    if sent is not None:
+        return sent
+    return signed_amount(str(data["billing_type"]), to_decimal(data.get("price"), "price"))
+
+
+def _updated_at(data: Mapping[str, Any], name: str) -> datetime:
+    return to_datetime(data.get(name, data["created_at"]), name)
 
 
 @dataclass(frozen=True, slots=True)
-class BillingRecord:
+class BillingRecord(_FromWire):
     """One ledger entry. ``price`` is always positive; ``amount`` is the signed change to the balance
     (negative for a deduct) and ``balance_after`` the balance right after it, both as the server sent
     them. A server that omits ``amount`` gets it derived from ``billing_type`` and ``price`` (None for
     an ``adjust``, whose sign only the server knows); one that omits ``balance_after`` leaves it None."""
 
-    uuid: str
-    billing_type: str
-    price: Decimal
-    amount: Decimal | None
-    balance_after: Decimal | None
-    created_at: datetime
-    updated_at: datetime
-    access_key_id: str | None
-    access_key_name: str | None
-    order: Order | None
-    prediction: Prediction | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    uuid: str = _wire(_text)
+    billing_type: str = _wire(_text)
+    price: Decimal = _wire(_money())
+    amount: Decimal | None = _wire(_amount)
+    balance_after: Decimal | None = _wire(_money_or_none)
+    created_at: datetime = _wire(_time)
+    updated_at: datetime = _wire(_updated_at)
+    access_key_id: str | None = _wire(_text_or_none)
+    access_key_name: str | None = _wire(_text_or_none)
+    order: Order | None = _wire(_one(Order))
+    prediction: Prediction | None = _wire(_one(Prediction))
+    #: The object exactly as the server sent it.
+    raw: Mapping[str, Any] = _wire(lambda data, name: data, repr=False, compare=False)
 
     @property
     def created_at_ms(self) -> int:
@@ -105,28 +173,6 @@ class BillingRecord:
     @property
     def model_uuid(self) -> str | None:
         return self.prediction.model_uuid if self.prediction else None
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> BillingRecord:
-        created = to_datetime(data.get("created_at"), "created_at")
-        order, prediction = data.get("order"), data.get("prediction")
-        billing_type = str(data["billing_type"])
-        price = to_decimal(data.get("price"), "price")
-        amount = _opt_decimal(data, "amount")
-        return cls(
-            uuid=str(data["uuid"]),
-            billing_type=billing_type,
-            price=price,
-            amount=signed_amount(billing_type, price) if amount is None else amount,
-            balance_after=_opt_decimal(data, "balance_after"),
-            created_at=created,
-            updated_at=to_datetime(data.get("updated_at", data["created_at"]), "updated_at"),
-            access_key_id=_opt_str(data, "access_key_id"),
-            access_key_name=_opt_str(data, "access_key_name"),
-            order=Order.from_wire(order) if order else None,
-            prediction=Prediction.from_wire(prediction) if prediction else None,
-            raw=data,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,89 +203,45 @@ class BillingPage:
 
 
 @dataclass(frozen=True, slots=True)
-class Balance:
-    balance: Decimal
-    currency: str
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Balance:
-        return cls(
-            balance=to_decimal(data.get("balance"), "balance"),
-            currency=str(data.get("currency", "USD")),
-        )
+class Balance(_FromWire):
+    balance: Decimal = _wire(_money())
+    currency: str = _wire(_text_or("USD"))
 
 
 @dataclass(frozen=True, slots=True)
-class ModelUsage:
+class ModelUsage(_FromWire):
     """Spend on one model over the whole range, net of refunds."""
 
-    model_uuid: str
-    model_type: str
-    unit_price: Decimal
-    total_cost: Decimal
-    total_count: int
-    last_used_date: datetime | None
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> ModelUsage:
-        last = data.get("last_used_date")
-        return cls(
-            model_uuid=str(data["model_uuid"]),
-            model_type=str(data.get("model_type") or ""),
-            unit_price=to_decimal(data.get("unit_price", 0), "unit_price"),
-            total_cost=to_decimal(data.get("total_cost", 0), "total_cost"),
-            total_count=int(data.get("total_count", 0)),
-            last_used_date=to_datetime(last, "last_used_date") if last else None,
-        )
+    model_uuid: str = _wire(_text)
+    model_type: str = _wire(_text_or(""))
+    unit_price: Decimal = _wire(_money(default=0))
+    total_cost: Decimal = _wire(_money(default=0))
+    total_count: int = _wire(_count)
+    last_used_date: datetime | None = _wire(_time_or_none)
 
 
 @dataclass(frozen=True, slots=True)
-class DailyModelUsage:
-    model_uuid: str
-    amount: Decimal
-    count: int
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> DailyModelUsage:
-        return cls(
-            model_uuid=str(data["model_uuid"]),
-            amount=to_decimal(data.get("amount", 0), "amount"),
-            count=int(data.get("count", 0)),
-        )
+class DailyModelUsage(_FromWire):
+    model_uuid: str = _wire(_text)
+    amount: Decimal = _wire(_money(default=0))
+    count: int = _wire(_count)
 
 
 @dataclass(frozen=True, slots=True)
-class DailyUsage:
+class DailyUsage(_FromWire):
     """Spend on one UTC day, net of refunds."""
 
-    date: date
-    amount: Decimal
-    count: int
-    models: tuple[DailyModelUsage, ...]
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> DailyUsage:
-        return cls(
-            date=date.fromisoformat(str(data["date"])[:10]),
-            amount=to_decimal(data.get("amount", 0), "amount"),
-            count=int(data.get("count", 0)),
-            models=tuple(DailyModelUsage.from_wire(m) for m in data.get("models") or ()),
-        )
+    date: date = _wire(lambda data, name: date.fromisoformat(str(data[name])[:10]))
+    amount: Decimal = _wire(_money(default=0))
+    count: int = _wire(_count)
+    models: tuple[DailyModelUsage, ...] = _wire(_many(DailyModelUsage))
 
 
 @dataclass(frozen=True, slots=True)
-class UsageSummary:
-    total_cost: Decimal
-    total_requests: int
-    success_requests: int
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> UsageSummary:
-        return cls(
-            total_cost=to_decimal(data.get("total_cost", 0), "total_cost"),
-            total_requests=int(data.get("total_requests", 0)),
-            success_requests=int(data.get("success_requests", 0)),
-        )
+class UsageSummary(_FromWire):
+    total_cost: Decimal = _wire(_money(default=0))
+    total_requests: int = _wire(_count)
+    success_requests: int = _wire(_count)
 
 
 @dataclass(frozen=True, slots=True)
