@@ -28,7 +28,7 @@ from billbook.cli.customer_options import (
 from billbook.cli.failures import reporting
 from billbook.cli.render import format_usd, print_page, stderr, stdout
 from billbook.cli.usage_view import print_usage, usage_to_wire
-from billbook.client import Client
+from billbook.client import Client, SearchParams
 from billbook.client._convert import dumps, iso_ms
 from billbook.client._export import format_for
 from billbook.times import datetime_to_ms, ms_to_datetime, now_ms
@@ -51,7 +51,7 @@ def customer_command(command: Callable[..., Any]) -> Callable[..., Any]:
 @formatted(RecordFormat)
 def billings_search(
     client: Client,
-    filters: dict[str, Any],
+    filters: SearchParams,
     fmt: str,
     sort: Annotated[  # type: ignore[valid-type]
         SortChoice, typer.Option("--sort", help="Oldest or newest first.", case_sensitive=False)
@@ -100,7 +100,7 @@ def _window_text(start: int | None, end: int | None) -> str:
 @filtered
 def billings_export(
     client: Client,
-    filters: dict[str, Any],
+    filters: SearchParams,
     out: Annotated[str, typer.Option("--out", "-o", help="File to write: .csv or .jsonl.", show_default=False)],
 ) -> None:
     """Export every matching record, oldest first, to CSV or JSON Lines (by file extension).

@@ -29,6 +29,7 @@ from billbook.client import (
     Client,
     ConfigurationError,
     NotFoundError,
+    SearchParams,
     ServerError,
     SortOrder,
 )
@@ -174,11 +175,11 @@ def filtered(
     model: list[str] | None,
     key: list[str] | None,
     **window: str | None,
-) -> dict[str, Any]:
+) -> SearchParams:
     """The SDK's search keywords for these options (types, uuids, models, keys and the window)."""
     bounds = time_window(**window)
     return {
-        "billing_type": billing_type.value if billing_type else None,
+        "billing_type": billing_type.value if billing_type else None,  # type: ignore[typeddict-item]
         "prediction_uuids": prediction,
         "model_uuid": model,
         "access_key_uuid": key,

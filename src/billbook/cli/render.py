@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from billbook.client import BillingPage, BillingRecord
+from billbook.client import CSV_COLUMNS, BillingPage, BillingRecord
 from billbook.client._convert import dumps
-from billbook.client._export import CSV_COLUMNS, csv_row, jsonl_object
+from billbook.client._export import csv_row, jsonl_object
 
 
 def format_usd(amount: Decimal) -> str:
