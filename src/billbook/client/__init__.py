@@ -18,9 +18,9 @@ from billbook.client._billings import (
     ExportResult,
 )
 from billbook.client._client import AsyncClient, Client
+from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client._export import CSV_COLUMNS
 from billbook.client._query import SearchParams
-from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
