@@ -45,18 +45,6 @@ def micros_to_decimal(micros: int) -> Decimal:
     return Decimal(micros).scaleb(-6).normalize() if micros else Decimal(0)
 
 
-def micros_to_json(micros: int) -> float | int:
-    """USD as a JSON number.
-
-    ``repr`` of the nearest double is the shortest string that round-trips, and for any amount with
-    at most 6 decimals and 15 significant digits that string is the exact decimal: ``40000`` renders
-    as ``0.04``. Whole dollars render as integers.
-    """
-    if micros % MICROS_PER_USD == 0:
-        return micros // MICROS_PER_USD
-    return micros / MICROS_PER_USD
-
-
 def usd_text(micros: int) -> str:
     """Exact decimal text of a micro-dollar amount, for JSON numbers and CSV cells alike:
     ``40000`` -> ``0.04``, ``-5000000`` -> ``-5``, ``8999999999999999`` -> ``8999999999.999999``.

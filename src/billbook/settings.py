@@ -1,30 +1,85 @@
-"""All server settings in one place, read from ``BILLBOOK_*`` environment variables."""
+"""All server settings in one place, read from ``BILLBOOK_*`` environment variables.
+
+Every format is checked here, when the settings are read, so a bad value stops ``billbook serve``
+(and every operator command) before anything starts, with one line naming the variable. Command
+line options override the environment through ``load_settings``, and ``billbook serve`` hands the
+result to its worker processes through the environment (``as_environment``): one path for every
+setting, whichever process reads it.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Annotated, Any
 
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BILLBOOK_"
+#: An admin token shorter than this is refused: it would be guessable.
+MIN_ADMIN_TOKEN_LENGTH = 16
+LOG_FORMATS = ("json", "text")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day|s|m|h|d)s?\s*$", re.IGNORECASE)
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE_OFF = ("", "off", "none", "0")
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def env_name(field: str) -> str:
+    """``rate_limit`` -> ``BILLBOOK_RATE_LIMIT``."""
+    return ENV_PREFIX + field.upper()
+
+
+def hide_password(url: str) -> str:
+    """A URL safe to print: ``postgresql://user:***@host/db``. Works on text that does not parse."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+def parse_rate(text: str | None) -> tuple[int, int] | None:
+    """``600/minute`` -> (600, 60); ``1000/5m`` -> (1000, 300); unset or ``off`` -> None.
+
+    Raises ValueError naming ``BILLBOOK_RATE_LIMIT`` for anything else (``600/min`` included).
+    """
+    if text is None or text.strip().lower() in _RATE_OFF:
+        return None
+    match = _RATE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(
+            f"{env_name('rate_limit')} must look like '600/minute' (N/second|minute|hour|day), got {text!r}"
+        )
+    period = _PERIOD_SECONDS[match.group(3)[0].lower()] * int(match.group(2) or 1)
+    return int(match.group(1)), period
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BILLBOOK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     #: SQLAlchemy URL without a driver: ``sqlite:///billbook.db`` or ``postgresql://user@host/db``.
     database_url: str = "sqlite:///billbook.db"
     #: Token for the internal routes; when unset, one is made on first start and kept hashed.
+    #: Surrounding white space is dropped (secrets mounted from files often end in a newline); a
+    #: token shorter than 16 characters is refused.
     admin_token: str | None = None
+    #: Interface and TCP port ``billbook serve`` listens on.
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Port = 8000
+    #: Worker processes of ``billbook serve``.
+    workers: int = Field(default=1, ge=1)
     #: Connections per process in the PostgreSQL pool.
-    pool_size: int = 20
+    pool_size: int = Field(default=20, ge=1)
     #: Request bodies larger than this are refused with 413.
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
     #: Per API key on the public routes, like ``600/minute`` (``N/second|minute|hour|day``); unset or
     #: ``off``: no limit. See docs/decisions/0006-rate-limiting.md.
     rate_limit: str | None = None
     #: Requests a key may send at once before the rate applies; unset: the limit's count.
-    rate_limit_burst: int | None = None
+    rate_limit_burst: int | None = Field(default=None, ge=1)
     #: Redis shared by every worker for the rate limit (``redis://127.0.0.1:6379/0``); unset: each
     #: process keeps its own limit in memory.
     redis_url: str | None = None
@@ -36,6 +91,109 @@ class Settings(BaseSettings):
     log_format: str = "json"
     #: One log line per request (method, path, status, duration, request id).
     access_log: bool = True
+    #: When set, ``GET /metrics`` answers only requests with ``Authorization: Bearer <this token>``
+    #: (the figures show business volume); unset: ``/metrics`` is open, for a quick start. Surrounding
+    #: white space is dropped, as for the admin token.
+    metrics_token: str | None = None
+    #: When set, ``/metrics`` is served on this port only (e.g. one reachable from the monitoring
+    #: network alone) instead of next to the API.
+    metrics_port: Port | None = None
+
+    @field_validator("admin_token", "metrics_token")
+    @classmethod
+    def _strip_secret(cls, value: str | None) -> str | None:
+        """An empty or blank token is the same as no token."""
+        return (value or "").strip() or None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"{env_name('admin_token')} must be at least {MIN_ADMIN_TOKEN_LENGTH} characters,"
+                f" got {len(value)}"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        expected = "like sqlite:///billbook.db or postgresql://user@host/db"
+        try:
+            backend = make_url(value).get_backend_name()
+        except Exception:  # noqa: BLE001 - every parse failure reads the same to the operator
+            raise ValueError(
+                f"{env_name('database_url')} is not a database URL {expected}, got {hide_password(value)!r}"
+            ) from None
+        if backend not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"{env_name('database_url')} must start with sqlite:// or postgresql://,"
+                f" got {hide_password(value)!r}"
+            )
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_format(cls, value: str | None) -> str | None:
+        parse_rate(value)
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"{env_name('log_format')} must be json or text, got {value!r}")
+        return value
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``BILLBOOK_*`` variables: how ``billbook serve`` hands them to workers."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and checked again; raises ``SettingsError``."""
+        try:
+            return type(self)(**(self.model_dump() | changes))
+        except ValidationError as exc:
+            raise SettingsError(describe(exc)) from None
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message is one line naming the variable or option."""
+
+
+#: Values of these settings are never repeated in a message.
+_SECRET_FIELDS = frozenset({"admin_token", "metrics_token", "redis_url", "database_url"})
+
+
+def describe(error: ValidationError, options: Mapping[str, str] | None = None) -> str:
+    """The first problem of ``error`` as one line. ``options`` maps a field set on the command line to
+    the option that set it, so the line names what the person typed (``--db``), not the variable."""
+    problem = error.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    name = (options or {}).get(field) or env_name(field)
+    cause = problem.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):  # one of the validators above: its message names the variable
+        return str(cause).replace(env_name(field), name, 1)
+    detail = problem["msg"][0].lower() + problem["msg"][1:]
+    if field in _SECRET_FIELDS:
+        return f"{name}: {detail}"
+    return f"{name}: {detail}, got {problem.get('input')!r}"
+
+
+def load_settings(options: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides`` (values given on a command line, ``None``:
+    not given) taking precedence. Raises ``SettingsError`` with one line naming what is wrong."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, {k: v for k, v in (options or {}).items() if k in given})) from None
 
 
 @lru_cache

@@ -18,6 +18,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from billbook.cli import customer as cli
+from billbook.cli.customer_options import describe_client_error
 from billbook.client import ServerError
 from billbook.times import MS_PER_DAY, datetime_to_ms, now_ms
 from tests.factories import create_account, create_charge, create_key, set_status
@@ -132,11 +133,19 @@ def test_search_formats(acct: Account) -> None:
         assert text in table
     page = json.loads(ok(acct.run("billings", "search", "--format", "json")), parse_float=Decimal)
     assert (page["page"], page["total"], page["has_more"]) == (1, 2, False)
-    assert page["items"][0] == json.loads(json.dumps(record), parse_float=Decimal)
+    item = page["items"][0]
+    # The server's record, with the signed amount (and the balance after it) always present.
+    assert list(item)[list(item).index("price") + 1 : list(item).index("price") + 3] == ["amount", "balance_after"]
+    assert item["amount"] == Decimal("-0.04") and page["items"][1]["amount"] == Decimal("100")
+    added = ("amount", "balance_after")
+    assert {k: v for k, v in item.items() if k not in added} == json.loads(
+        json.dumps({k: v for k, v in record.items() if k not in added}), parse_float=Decimal
+    )
     lines = ok(acct.run("billings", "search", "--format", "jsonl")).splitlines()
     assert [json.loads(line)["uuid"] for line in lines] == [i["uuid"] for i in page["items"]]
     rows = list(csv.DictReader(io.StringIO(ok(acct.run("billings", "search", "--format", "csv")))))
-    assert rows[0]["uuid"] == record["uuid"] and rows[0]["price"] == "0.04"
+    assert rows[0]["uuid"] == record["uuid"] and rows[0]["price"] == "0.04" and rows[0]["amount"] == "-0.04"
+    assert rows[1]["amount"] == "100"
     assert rows[1]["billing_type"] == "recharge"
 
 
@@ -345,4 +354,33 @@ def test_server_errors_carry_the_request_id_into_the_message() -> None:
         request=httpx.Request("GET", "http://b/api/v3/balance"),
     )
     error = ServerError("internal server error", response=response, code=500)
-    assert cli._hint(error, "http://b") == "internal server error (HTTP 500); request id req-7"
+    assert describe_client_error(error, "http://b") == "internal server error (HTTP 500); request id req-7"
+
+
+# --- signed amounts --------------------------------------------------------------------------------
+
+
+def test_adjustments_show_their_sign(acct: Account) -> None:
+    admin = {"Authorization": f"Bearer {acct.live.admin_token}"}
+    made = []
+    for amount, ref in (("-5", "chargeback-1"), ("2.5", "goodwill-1")):
+        response = acct.admin.post(
+            f"/internal/v1/accounts/{acct.account['id']}/adjustments",
+            json={"amount": amount, "reason": "test", "reference": ref},
+            headers=admin,
+        )
+        assert response.status_code == 200, response.text
+        made.append(response.json()["data"])
+    page = json.loads(ok(acct.run("billings", "search", "--type", "adjust", "--json")), parse_float=Decimal)
+    shown = {item["uuid"]: item["amount"] for item in page["items"]}
+    table = ok(acct.run("billings", "search", "--type", "adjust", "--format", "table"))
+    wire = acct.admin.post(
+        "/api/v3/billings/search", json={"billing_type": "adjust"},
+        headers={"Authorization": f"Bearer {acct.key['api_key']}"},
+    ).json()["data"]["items"]
+    if "amount" in wire[0]:  # a server that says which way an adjustment went: shown as it said
+        assert shown == {made[0]["uuid"]: Decimal("-5"), made[1]["uuid"]: Decimal("2.5")}
+        assert "-$5.00" in table and "+$2.50" in table and "Balance after" in table
+    else:  # the upstream's shape: the sign is unknown, and said to be
+        assert shown == {made[0]["uuid"]: None, made[1]["uuid"]: None}
+        assert "±$5.00" in table and "±$2.50" in table

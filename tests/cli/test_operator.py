@@ -79,5 +79,5 @@ def test_bad_database_url_is_one_clear_line(db: str) -> None:
     result = runner.invoke(app, ["accounts", "create", "--name", "x", "--db", "mysql://x"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "error: database URL must start with sqlite:// or postgresql://, got 'mysql://x'"
+        "error: --db must start with sqlite:// or postgresql://, got 'mysql://x'"
     ]

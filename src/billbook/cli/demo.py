@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import uuid4
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from billbook.cli.options import Host, Port
+from billbook.cli.operating import LISTEN, operator_command
 from billbook.times import MS_PER_DAY, now_ms
+
+if TYPE_CHECKING:
+    from billbook.settings import Settings
+
+commands = typer.Typer()
 
 DEMO_DB = "sqlite:///billbook-demo.db"
 
@@ -135,9 +139,9 @@ def _curl(base: str, api_key: str) -> str:
     )
 
 
+@operator_command(commands, "demo", LISTEN)
 def demo(
-    host: Host = "127.0.0.1",
-    port: Port = 8000,
+    settings: Settings,
     db: Annotated[
         str, typer.Option("--db", help="Database to fill; the default demo file is recreated on every run.")
     ] = DEMO_DB,
@@ -148,16 +152,27 @@ def demo(
 
     Example: billbook demo --port 8000
     """
+    from billbook.cli.operating import explained
+
+    # A person is watching this terminal: plain log lines unless asked otherwise.
+    log_format = settings.log_format if "log_format" in settings.model_fields_set else "text"
+    settings = settings.replace(database_url=db, log_format=log_format)
+    with explained(settings.database_url):
+        _fill_and_serve(settings, days, serve)
+
+
+def _fill_and_serve(settings: Settings, days: int, serve: bool) -> None:
     from billbook.cli.server import prepare_database, run_server
 
     console = Console()
-    if db == DEMO_DB:
+    if settings.database_url == DEMO_DB:
         for suffix in ("", "-wal", "-shm"):
             Path(f"billbook-demo.db{suffix}").unlink(missing_ok=True)
     with console.status("Writing a few months of billing history..."):
-        made = asyncio.run(build_history(db, days=days))
-    prepare_database(db)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        made = asyncio.run(build_history(settings.database_url, days=days))
+    prepare_database(settings)
+    host = settings.host
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{settings.port}"
     name, access_key_id, api_key = made.keys[0]
     console.print(
         Panel.fit(
@@ -171,5 +186,7 @@ def demo(
     print(_curl(base, api_key))
     print(f"\nexport BILLBOOK_API_KEY={api_key} BILLBOOK_BASE_URL={base}\n", flush=True)
     if serve:
-        # A person is watching this terminal: plain log lines unless asked otherwise.
-        run_server(db, host, port, log_format=os.environ.get("BILLBOOK_LOG_FORMAT", "text"))
+        run_server(settings)
+
+def register(app: typer.Typer) -> None:
+    app.registered_commands.extend(commands.registered_commands)

@@ -14,12 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.command("serve")(server.serve)
-app.command("demo")(demo.demo)
-app.command("recharge")(operator.recharge)
-app.add_typer(operator.db_app, name="db")
-app.add_typer(operator.accounts_app, name="accounts")
-app.add_typer(operator.keys_app, name="keys")
+server.register(app)
+demo.register(app)
+operator.register(app)
 verify.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only

@@ -1,92 +1,69 @@
 """Operator commands that work on the database directly (no server needed): accounts, keys, recharges.
 
-Each command is one transaction opened here, at the edge, around one ledger call.
+Each command is one transaction opened here, at the edge, around one ledger call. Settings, errors
+and the database are shared with every operator command (``billbook.cli.operating``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from billbook.cli.options import DEFAULT_DB, DbUrl, Json, usd
+from billbook.cli.operating import DATABASE, in_transaction, on_database, operator_command
+from billbook.cli.options import AccountId, Json, parse_name, parse_usd
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from billbook.settings import Settings
+
 console = Console()
-err = Console(stderr=True)
 
+commands = typer.Typer()  # the ones that sit at the root: ``billbook recharge``
 accounts_app = typer.Typer(help="Create accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue and revoke API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
-def in_transaction(db_url: str, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Migrate if needed, then run ``work(conn)`` in one write transaction; domain errors exit 1."""
-    from sqlalchemy.exc import OperationalError
+def _exact(value: object) -> object:
+    """Money in ``--json`` output: the exact decimal, never a float."""
+    import orjson  # the server's dependency: the customer commands run without it
 
-    from billbook.ledger.errors import BillbookError
-    from billbook.store.db import Database, UnsupportedDatabase
-    from billbook.store.migrate import upgrade
-
-    async def main() -> T:
-        db = Database(db_url)
-        try:
-            await upgrade(db)
-            async with db.transaction(write=True) as conn:
-                return await work(conn)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except BillbookError as exc:
-        err.print(f"error: {exc.message}", markup=False)
-        raise typer.Exit(1) from None
-    except UnsupportedDatabase as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    except (OperationalError, OSError) as exc:
-        err.print(f"error: cannot use the database: {exc.__class__.__name__}: {exc}".splitlines()[0], markup=False)
-        raise typer.Exit(1) from None
+    if isinstance(value, Decimal):
+        return orjson.Fragment(format(value, "f"))
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
 
 
 def emit(as_json: bool, data: dict, text: str) -> None:
     if as_json:
-        typer.echo(json.dumps(data))
+        import orjson
+
+        typer.echo(orjson.dumps(data, default=_exact).decode())
     else:
         console.print(text, markup=False, highlight=False)
 
 
-@db_app.command("upgrade")
-def db_upgrade(db: DbUrl = DEFAULT_DB) -> None:
+@operator_command(db_app, "upgrade", DATABASE)
+def db_upgrade(settings: Settings) -> None:
     """Apply pending migrations.
 
     Example: billbook db upgrade --db postgresql://postgres@127.0.0.1/billbook
     """
-    from billbook.store.db import Database
     from billbook.store.migrate import upgrade
 
-    async def main() -> None:
-        database = Database(db)
-        try:
-            await upgrade(database)
-        finally:
-            await database.dispose()
-
-    asyncio.run(main())
+    on_database(settings, upgrade)
     console.print("database is up to date")
 
 
-@accounts_app.command("create")
+@operator_command(accounts_app, "create", DATABASE)
 def accounts_create(
-    name: Annotated[str, typer.Option("--name", help="Account name.")],
-    balance: Annotated[str, typer.Option("--balance", help="Opening balance in USD.")] = "0",
-    db: DbUrl = DEFAULT_DB,
+    settings: Settings,
+    name: Annotated[str, typer.Option("--name", help="Account name.", parser=parse_name)],
+    balance: Annotated[
+        int, typer.Option("--balance", help="Opening balance in USD.", parser=parse_usd, metavar="USD")
+    ] = 0,
     as_json: Json = False,
 ) -> None:
     """Create an account, with an optional opening balance (written as a recharge).
@@ -94,19 +71,18 @@ def accounts_create(
     Example: billbook accounts create --name "Acme" --balance 100 --json
     """
     from billbook.ledger import accounts
-    from billbook.money import micros_to_json
+    from billbook.money import format_usd, micros_to_decimal
 
-    opening = usd("--balance", balance)
-    account = in_transaction(db, lambda conn: accounts.create_account(conn, name, opening))
-    data = {"id": account.id, "name": account.name, "balance": micros_to_json(account.balance)}
-    emit(as_json, data, f"account {account.id} {account.name!r} created, balance {data['balance']} USD")
+    account = in_transaction(settings, lambda conn: accounts.create_account(conn, name, balance))
+    data = {"id": account.id, "name": account.name, "balance": micros_to_decimal(account.balance)}
+    emit(as_json, data, f"account {account.id} {account.name!r} created, balance {format_usd(account.balance)} USD")
 
 
-@keys_app.command("create")
+@operator_command(keys_app, "create", DATABASE)
 def keys_create(
-    account: Annotated[int, typer.Option("--account", help="Account id.")],
-    name: Annotated[str, typer.Option("--name", help="Key name, shown in billing records.")],
-    db: DbUrl = DEFAULT_DB,
+    settings: Settings,
+    account: AccountId,
+    name: Annotated[str, typer.Option("--name", help="Key name, shown in billing records.", parser=parse_name)],
     as_json: Json = False,
 ) -> None:
     """Issue an API key. The secret is printed once and stored only as a salted hash.
@@ -115,15 +91,15 @@ def keys_create(
     """
     from billbook.ledger import keys
 
-    key = in_transaction(db, lambda conn: keys.create_key(conn, account, name))
+    key = in_transaction(settings, lambda conn: keys.create_key(conn, account, name))
     data = {"access_key_id": key.access_key_id, "ak_id": key.ak_id, "name": key.name, "api_key": key.api_key}
     emit(as_json, data, f"access key {key.access_key_id} ({key.name})\napi_key (shown once): {key.api_key}")
 
 
-@keys_app.command("revoke")
+@operator_command(keys_app, "revoke", DATABASE)
 def keys_revoke(
+    settings: Settings,
     access_key_id: Annotated[str, typer.Argument(help="The key's access_key_id, e.g. 1_1776946986692727375.")],
-    db: DbUrl = DEFAULT_DB,
     as_json: Json = False,
 ) -> None:
     """Revoke an API key; it stops working at its next request.
@@ -133,19 +109,22 @@ def keys_revoke(
     from billbook.ledger import keys
     from billbook.times import ms_to_iso
 
-    key = in_transaction(db, lambda conn: keys.revoke_key(conn, access_key_id))
+    key = in_transaction(settings, lambda conn: keys.revoke_key(conn, access_key_id))
     data = {"access_key_id": key.access_key_id, "revoked_at": ms_to_iso(key.revoked_at)}
     emit(as_json, data, f"access key {key.access_key_id} revoked at {data['revoked_at']}")
 
 
+@operator_command(commands, "recharge", DATABASE)
 def recharge(
-    account: Annotated[int, typer.Option("--account", help="Account id.")],
-    amount: Annotated[str, typer.Option("--amount", help="Amount in USD.")],
+    settings: Settings,
+    account: AccountId,
+    amount: Annotated[
+        int, typer.Option("--amount", help="Amount in USD.", parser=parse_usd, metavar="USD", show_default=False)
+    ],
     reference: Annotated[
         str | None,
         typer.Option("--reference", help="Idempotency reference (e.g. the payment id); repeating it is a no-op."),
     ] = None,
-    db: DbUrl = DEFAULT_DB,
     as_json: Json = False,
 ) -> None:
     """Top up an account. With --reference, running the command twice adds the money once.
@@ -153,17 +132,25 @@ def recharge(
     Example: billbook recharge --account 1 --amount 50 --reference stripe_pi_123
     """
     from billbook.ledger import funds
-    from billbook.money import micros_to_json
+    from billbook.money import format_usd, micros_to_decimal
 
-    micros = usd("--amount", amount)
     ref = reference or f"cli-{secrets.token_hex(8)}"
-    result = in_transaction(db, lambda conn: funds.recharge(conn, account, micros, ref))
+    result = in_transaction(settings, lambda conn: funds.recharge(conn, account, amount, ref))
     data = {
         "uuid": result.record.uuid,
-        "amount": micros_to_json(result.record.delta),
+        "amount": micros_to_decimal(result.record.delta),
         "reference": ref,
-        "balance": micros_to_json(result.balance),
+        "balance": micros_to_decimal(result.balance),
         "created": result.created,
     }
     verb = "recharged" if result.created else "already recharged (same reference)"
-    emit(as_json, data, f"account {account} {verb}: {data['amount']} USD, balance {data['balance']} USD")
+    amount_text, balance_text = format_usd(result.record.delta), format_usd(result.balance)
+    emit(as_json, data, f"account {account} {verb}: {amount_text} USD, balance {balance_text} USD")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``recharge``, ``db``, ``accounts`` and ``keys`` to the root ``billbook`` app."""
+    app.registered_commands.extend(commands.registered_commands)
+    app.add_typer(db_app, name="db")
+    app.add_typer(accounts_app, name="accounts")
+    app.add_typer(keys_app, name="keys")

@@ -6,20 +6,25 @@ database it cannot read is an error (exit 2), a database with violations exits 1
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from billbook.cli.options import DEFAULT_DB, DbUrl, Json
+from billbook.cli.operating import DATABASE, on_database, operator_command
+from billbook.cli.options import Json
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from billbook.ledger.verify import Report
+    from billbook.settings import Settings
+    from billbook.store.db import Database
+
+commands = typer.Typer()
 
 
+@operator_command(commands, "verify", DATABASE)
 def verify(
-    db: DbUrl = DEFAULT_DB,
+    settings: Settings,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most violations listed per check.")] = 100,
     as_json: Json = False,
 ) -> None:
@@ -29,27 +34,13 @@ def verify(
 
     Example: billbook verify --db postgresql://postgres@127.0.0.1/billbook
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from billbook.ledger.verify import verify as run_checks
-    from billbook.store.db import Database, UnsupportedDatabase
 
-    async def main():  # noqa: ANN202
-        database = Database(db)
-        try:
-            async with database.transaction(write=False) as conn:
-                return await run_checks(conn, limit=limit)
-        finally:
-            await database.dispose()
+    async def read(db: Database) -> Report:
+        async with db.transaction(write=False) as conn:
+            return await run_checks(conn, limit=limit)
 
-    try:
-        report = asyncio.run(main())
-    except UnsupportedDatabase as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    except (SQLAlchemyError, OSError) as exc:
-        err.print(f"error: cannot read the database: {exc.__class__.__name__}: {exc}".splitlines()[0], markup=False)
-        raise typer.Exit(2) from None
+    report = on_database(settings, read)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
     else:
@@ -65,4 +56,4 @@ def verify(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
+    app.registered_commands.extend(commands.registered_commands)
