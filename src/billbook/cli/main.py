@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import demo, operator, server, verify
+from billbook.cli import catalog, demo, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -21,6 +21,7 @@ app.add_typer(operator.db_app, name="db")
 app.add_typer(operator.accounts_app, name="accounts")
 app.add_typer(operator.keys_app, name="keys")
 verify.register(app)
+catalog.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only
     from billbook.cli import customer
