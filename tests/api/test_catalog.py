@@ -223,3 +223,27 @@ async def test_credentials_are_required(client: httpx.AsyncClient) -> None:
     # An API key is not an admin token.
     response = await client.put("/internal/v1/models/m/a", json={"base_price": 0}, headers=who["headers"])
     assert response.status_code == 401
+
+
+async def test_ids_that_cannot_exist_are_unknown_without_reaching_the_database(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN)
+    assert (await client.get("/internal/v1/models/a%00b/versions", headers=ADMIN)).status_code == 404
+    assert (await client.put("/internal/v1/models/a%00b", json={"base_price": 1}, headers=ADMIN)).status_code == 400
+    raw = '{"model_id": "a\\u0000\\ud800"}'
+    response = await client.post("/api/v3/model/price", content=raw, headers=who["headers"])
+    assert response.status_code == 400 and response.json()["message"].startswith("model_id")
+    assert (await price(client, who["headers"], "a/versions")).status_code == 404
+
+
+async def test_the_document_lists_the_catalog_routes(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path, method in [
+        ("/api/v3/models", "get"),
+        ("/api/v3/model/price", "post"),
+        ("/api/v3/model/pricing", "post"),
+        ("/internal/v1/models/{model_id}", "put"),
+        ("/internal/v1/models/{model_id}/versions", "get"),
+        ("/internal/v1/accounts/{account_id}/discounts", "put"),
+    ]:
+        assert method in paths[path], (path, method)
+        assert "422" not in paths[path][method]["responses"]

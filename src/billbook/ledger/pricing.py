@@ -118,7 +118,7 @@ async def quote(
     """What ``account_id`` pays for ``model_id`` with ``inputs`` at ``at`` (default: now)."""
     at = now_ms() if at is None else at
     normal = _inputs(inputs)
-    row = await store.version_at(conn, model_id, at)
+    row = await store.version_at(conn, model_id, at) if is_model_id(model_id) else None
     if row is None:
         raise NotFound(f"model {model_id} is not in the price catalog")
     rows = await store.discounts_of(conn, account_id, model_id, at)
@@ -134,7 +134,9 @@ async def catalog(conn: AsyncConnection, at: int | None = None) -> list[Version]
 
 async def versions(conn: AsyncConnection, model_id: str, page: int, page_size: int) -> tuple[int, list[Version]]:
     """One model's versions, newest first; 404 for a model the catalog has never had."""
-    total, rows = await store.versions_page(conn, model_id, (page - 1) * page_size, page_size)
+    total, rows = 0, []
+    if is_model_id(model_id):
+        total, rows = await store.versions_page(conn, model_id, (page - 1) * page_size, page_size)
     if total == 0:
         raise NotFound(f"model {model_id} is not in the price catalog")
     return total, [Version.from_row(r) for r in rows]
@@ -168,7 +170,7 @@ async def price_many(conn: AsyncConnection, requests: Sequence[PriceRequest | tu
     if not items:
         return []
     until = max(i.created_at for i in items)
-    models = {i.model_id for i in items}
+    models = {i.model_id for i in items if is_model_id(i.model_id)}
     timeline = _Timeline(await store.versions_of_models(conn, models, until))
     rates = _Rates(await store.discounts_for(conn, {i.account_id for i in items}, models, until))
     results: list[Quote | BillbookError] = []
@@ -238,10 +240,16 @@ class NewVersion:
     effective_from: int | None = None
 
 
+def is_model_id(model_id: str) -> bool:
+    """Whether the catalog could hold ``model_id``; anything else is unknown without a query
+    (and text such as NUL never reaches the database)."""
+    return bool(MODEL_ID.fullmatch(model_id)) and not model_id.endswith("/versions")
+
+
 def check_model_id(model_id: str) -> None:
     """A model id can be written in a path: ``/internal/v1/models/{model_id}/versions`` must not
     be read as another model's id, so none ends in ``/versions``."""
-    if not MODEL_ID.fullmatch(model_id) or model_id.endswith("/versions"):
+    if not is_model_id(model_id):
         raise InvalidRequest(
             "model_id must be 1 to 200 letters, digits and . _ - / : + @, starting with a letter or digit"
         )
@@ -317,7 +325,7 @@ async def set_discount(
         raise InvalidRequest("rate_percent must be between 0 and 100")
     if await account_store.get(conn, account_id) is None:
         raise NotFound(f"account {account_id} not found")
-    if model_id is not None and not await store.has_model(conn, model_id):
+    if model_id is not None and not (is_model_id(model_id) and await store.has_model(conn, model_id)):
         raise NotFound(f"model {model_id} is not in the price catalog")
     await account_store.lock(conn, account_id)  # one writer per account: no duplicate settings
     latest = await store.latest_discount(conn, account_id, model_id)
