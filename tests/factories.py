@@ -128,3 +128,22 @@ async def acustomer(http: httpx.AsyncClient, admin_token: str, balance: Any = "1
     account = await acreate_account(http, admin_token, name=name, balance=balance)
     key = await acreate_key(http, admin_token, account["id"])
     return {"account": account, "key": key, "headers": {"Authorization": f"Bearer {key['api_key']}"}}
+
+
+# --- Price catalog ---------------------------------------------------------------------------------
+
+
+async def acreate_model_version(
+    http: httpx.AsyncClient, admin_token: str, model_id: str, base_price: Any = "0.04", **fields: Any
+) -> dict:
+    """Add a price version (``fields``: name, type, description, formula, sort_order, effective_from)."""
+    body = {"base_price": base_price, **fields}
+    return _data(await http.put(f"/internal/v1/models/{model_id}", json=body, headers=_admin(admin_token)))
+
+
+async def aset_discount(
+    http: httpx.AsyncClient, admin_token: str, account_id: int, rate_percent: Any, model_id: str | None = None
+) -> dict:
+    body = {"model_id": model_id, "rate_percent": rate_percent}
+    url = f"/internal/v1/accounts/{account_id}/discounts"
+    return _data(await http.put(url, json=body, headers=_admin(admin_token)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import demo, operator, server, verify
+from billbook.cli import catalog, demo, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -18,6 +18,7 @@ server.register(app)
 demo.register(app)
 operator.register(app)
 verify.register(app)
+catalog.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only
     from billbook.cli import customer

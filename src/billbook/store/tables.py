@@ -164,3 +164,38 @@ server_secrets = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("created_at", Millis, nullable=False),
 )
+
+# --- Price catalog -------------------------------------------------------------------------------
+
+#: Immutable price versions: a model's price at a time is its latest version whose
+#: ``effective_from`` is not after that time. Rows are only ever inserted.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("model_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("type", String(100), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("base_price", Micros, nullable=False),
+    #: A JSONata expression over ``base_price`` and a request's inputs, or NULL for a flat price.
+    Column("formula", Text, nullable=True),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
+    Column("effective_from", Millis, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("model_id", "effective_from", name="uq_model_versions_model_effective"),
+)
+
+#: Per-account discounts, append-only: the rate in force at a time is the latest row set at or
+#: before it, for the model itself (``model_id``) or else for every model (``model_id`` NULL).
+account_discounts = Table(
+    "account_discounts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("model_id", String(200), nullable=True),
+    #: Hundredths of a percent: 1250 = 12.5 %.
+    Column("rate_bp", Integer, nullable=False),
+    Column("set_at", Millis, nullable=False),
+    Index("ix_account_discounts_account_model", "account_id", "model_id", "set_at", "id"),
+)
