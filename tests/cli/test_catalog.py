@@ -59,7 +59,7 @@ def test_discounts_set(database_url: str) -> None:
 def test_refusals_are_clear(database_url: str) -> None:
     db = ("--db", database_url)
     bad = invoke("models", "set", "m/a", "--base-price", "1", "--formula", "base_price *", *db)
-    assert bad.exit_code == 1 and "formula is not a valid JSONata expression" in bad.output
+    assert bad.exit_code == 2 and "formula is not a valid JSONata expression" in bad.output
     unknown = invoke("models", "history", "nobody/nothing", *db)
     assert unknown.exit_code == 1 and "nobody/nothing" in unknown.output
     rate = invoke("discounts", "set", "--account", "1", "--rate", "150", *db)

@@ -7,12 +7,16 @@ commands, each is one transaction around one ledger call; ``--json`` prints one 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from billbook.cli.operator import emit, in_transaction
-from billbook.cli.options import DEFAULT_DB, DbUrl, Json, usd
+from billbook.cli.operating import DATABASE, in_transaction, operator_command
+from billbook.cli.operator import emit
+from billbook.cli.options import AccountId, Json, parse_usd
+
+if TYPE_CHECKING:
+    from billbook.settings import Settings
 
 models_app = typer.Typer(help="The price catalog: price versions per model.", no_args_is_help=True)
 discounts_app = typer.Typer(help="Per-account discounts on the price catalog.", no_args_is_help=True)
@@ -34,7 +38,7 @@ def _time(option: str, text: str | None) -> int | None:
 
 
 def _version(version) -> dict:  # noqa: ANN001 - a pricing.Version, imported lazily
-    from billbook.money import micros_to_json
+    from billbook.money import micros_to_decimal
     from billbook.times import ms_to_iso
 
     return {
@@ -43,7 +47,7 @@ def _version(version) -> dict:  # noqa: ANN001 - a pricing.Version, imported laz
         "name": version.name,
         "type": version.type,
         "description": version.description,
-        "base_price": micros_to_json(version.base_price),
+        "base_price": micros_to_decimal(version.base_price),
         "formula": version.formula,
         "sort_order": version.sort_order,
         "effective_from": ms_to_iso(version.effective_from),
@@ -53,13 +57,16 @@ def _version(version) -> dict:  # noqa: ANN001 - a pricing.Version, imported laz
 
 def _line(item: dict) -> str:
     formula = f"  formula: {item['formula']}" if item["formula"] else ""
-    return f"{item['model_id']}  {item['base_price']} USD  from {item['effective_from']}  (version {item['version']}){formula}"
+    return f"{item['model_id']}  {format(item['base_price'], 'f')} USD  from {item['effective_from']}  (version {item['version']}){formula}"
 
 
-@models_app.command("set")
+@operator_command(models_app, "set", DATABASE)
 def models_set(
+    settings: Settings,
     model_id: ModelId,
-    base_price: Annotated[str, typer.Option("--base-price", help="Base price in USD.")],
+    base_price: Annotated[
+        int, typer.Option("--base-price", help="Base price in USD.", parser=parse_usd, metavar="USD", show_default=False)
+    ],
     formula: Annotated[
         str | None, typer.Option("--formula", help="JSONata over base_price and the inputs, e.g. 'base_price * duration / 5'.")
     ] = None,
@@ -70,7 +77,6 @@ def models_set(
     effective_from: Annotated[
         str | None, typer.Option("--effective-from", help="When it takes effect: ms or RFC 3339 (default: now).")
     ] = None,
-    db: DbUrl = DEFAULT_DB,
     as_json: Json = False,
 ) -> None:
     """Add a price version of a model. Versions are never edited: the latest in force applies.
@@ -81,23 +87,23 @@ def models_set(
 
     new = pricing.NewVersion(
         name=name or model_id,
-        base_price=usd("--base-price", base_price),
+        base_price=base_price,
         type=model_type,
         description=description,
         formula=formula,
         sort_order=sort_order,
         effective_from=_time("--effective-from", effective_from),
     )
-    version, created = in_transaction(db, lambda conn: pricing.add_version(conn, model_id, new))
+    version, created = in_transaction(settings, lambda conn: pricing.add_version(conn, model_id, new))
     data = {**_version(version), "created": created}
     verb = "added" if created else "already in force (nothing added)"
     emit(as_json, data, f"{verb}: {_line(data)}")
 
 
-@models_app.command("list")
+@operator_command(models_app, "list", DATABASE)
 def models_list(
+    settings: Settings,
     at: Annotated[str | None, typer.Option("--at", help="The catalog as it was or will be at: ms or RFC 3339.")] = None,
-    db: DbUrl = DEFAULT_DB,
     as_json: Json = False,
 ) -> None:
     """The catalog: every model's version in force now (or at --at).
@@ -108,13 +114,13 @@ def models_list(
     from billbook.times import ms_to_iso, now_ms
 
     when = _time("--at", at) or now_ms()
-    found = in_transaction(db, lambda conn: pricing.catalog(conn, when))
+    found = in_transaction(settings, lambda conn: pricing.catalog(conn, when))
     items = [_version(v) for v in found]
     emit(as_json, {"at": ms_to_iso(when), "models": items}, "\n".join(map(_line, items)) or "the catalog is empty")
 
 
-@models_app.command("history")
-def models_history(model_id: ModelId, db: DbUrl = DEFAULT_DB, as_json: Json = False) -> None:
+@operator_command(models_app, "history", DATABASE)
+def models_history(settings: Settings, model_id: ModelId, as_json: Json = False) -> None:
     """Every price version of a model, newest first.
 
     Example: billbook models history wavespeed-ai/flux-dev
@@ -130,16 +136,16 @@ def models_history(model_id: ModelId, db: DbUrl = DEFAULT_DB, as_json: Json = Fa
                 return found
             page += 1
 
-    items = [_version(v) for v in in_transaction(db, every_version)]
+    items = [_version(v) for v in in_transaction(settings, every_version)]
     emit(as_json, {"model_id": model_id, "versions": items}, "\n".join(map(_line, items)))
 
 
-@discounts_app.command("set")
+@operator_command(discounts_app, "set", DATABASE)
 def discounts_set(
-    account: Annotated[int, typer.Option("--account", help="Account id.")],
+    settings: Settings,
+    account: AccountId,
     rate: Annotated[str, typer.Option("--rate", help="Discount in percent, 0 to 100 (at most 2 decimals).")],
     model: Annotated[str | None, typer.Option("--model", help="One model (default: every model).")] = None,
-    db: DbUrl = DEFAULT_DB,
     as_json: Json = False,
 ) -> None:
     """Set an account's discount, from now on, for every model or one (a model's own wins).
@@ -154,17 +160,17 @@ def discounts_set(
         rate_bp = pricing.rate_bp_of(Decimal(rate.strip().rstrip("%")))
     except (InvalidOperation, InvalidRequest):
         raise typer.BadParameter(f"{rate!r} is not a percentage from 0 to 100 with at most 2 decimals", param_hint="--rate") from None
-    discount, changed = in_transaction(db, lambda conn: pricing.set_discount(conn, account, model, rate_bp))
+    discount, changed = in_transaction(settings, lambda conn: pricing.set_discount(conn, account, model, rate_bp))
     percent = pricing.rate_percent(discount.rate_bp)
     data = {
         "account_id": discount.account_id,
         "model_id": discount.model_id,
-        "rate_percent": int(percent) if percent == percent.to_integral_value() else float(percent),
+        "rate_percent": percent,
         "set_at": ms_to_iso(discount.set_at),
         "changed": changed,
     }
     scope = discount.model_id or "every model"
-    emit(as_json, data, f"account {account}: {percent} % off {scope}" + ("" if changed else " (unchanged)"))
+    emit(as_json, data, f"account {account}: {format(percent, 'f')} % off {scope}" + ("" if changed else " (unchanged)"))
 
 
 def register(app: typer.Typer) -> None:
