@@ -45,12 +45,18 @@ class DecimalJSONRequest(Request):
 
 
 class DecimalJSONRoute(APIRoute):
+    """Hands the route a :class:`DecimalJSONRequest`; subclasses wrap the call in ``run``."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             scope = dict(request.scope)
             scope["headers"] = [h for h in scope["headers"] if h[0] != b"content-type"] + [JSON_CONTENT_TYPE]
-            return await handler(DecimalJSONRequest(scope, request.receive))
+            return await self.run(DecimalJSONRequest(scope, request.receive), handler)
 
         return route
+
+    async def run(self, request: DecimalJSONRequest, handler: Callable[[Request], Coroutine[Any, Any, Response]]) -> Response:
+        """Run the FastAPI handler (which parses and validates the body) for ``request``."""
+        return await handler(request)
