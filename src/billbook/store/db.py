@@ -18,6 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from billbook.store import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -37,23 +39,31 @@ def async_url(url: str) -> URL:
     raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {shown!r}")
 
 
-def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+#: Applied to every SQLite connection. FULL: an acknowledged commit survives power loss, not only a
+#: process crash.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL")
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event below decide how a transaction starts.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            # FULL: an acknowledged commit survives power loss, not only a process crash.
-            "synchronous=FULL",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+
+def _sqlite_engine(
+    url: URL, *, immediate: bool, commit_thread: sqlite_driver.CommitThread | None, pool_size: int
+) -> AsyncEngine:
+    """An engine whose statements run on the event loop's thread (see ``sqlite_driver``); the dialect
+    stays SQLAlchemy's aiosqlite one, only the connection object is ours."""
+    path = url.database or ":memory:"
+    uri = str(url.query.get("uri", "")).lower() in ("1", "true")
+
+    async def creator() -> sqlite_driver.Connection:
+        return await sqlite_driver.connect(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            commit_thread=commit_thread,
+            uri=uri,
+        )
+
+    # No overflow: a connection opened for a burst and closed after it costs more (open, pragmas,
+    # and a checkpoint attempt at close) than waiting a moment for a pooled one.
+    engine = create_async_engine(url, async_creator=creator, pool_size=pool_size, max_overflow=0)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -69,8 +79,12 @@ class Database:
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
-            self.write_engine = _sqlite_engine(self.url, immediate=True)
-            self.read_engine = _sqlite_engine(self.url, immediate=False)
+            # One thread for this process's COMMITs (writers are queued by the lock below anyway).
+            self._commit_thread: sqlite_driver.CommitThread | None = sqlite_driver.CommitThread()
+            self.write_engine = _sqlite_engine(
+                self.url, immediate=True, commit_thread=self._commit_thread, pool_size=pool_size
+            )
+            self.read_engine = _sqlite_engine(self.url, immediate=False, commit_thread=None, pool_size=pool_size)
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
             self.write_engine = create_async_engine(
@@ -84,6 +98,7 @@ class Database:
             # A search reads a count and then a page: one snapshot keeps them in agreement.
             self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
             self._write_lock = None
+            self._commit_thread = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,3 +119,5 @@ class Database:
         await self.write_engine.dispose()
         if self.is_sqlite:
             await self.read_engine.dispose()
+        if self._commit_thread is not None:
+            self._commit_thread.close()
