@@ -40,8 +40,8 @@ class UnsupportedDatabase(ValueError):
 def async_url(url: str) -> URL:
     """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> ``postgresql+asyncpg://``.
 
-    (SQLite is no longer driven through aiosqlite, see ``sqlite_loop``; the name is kept because
-    the URL is shown and compared in this form.)"""
+    ``Database.url`` keeps this form (the asyncio drivers' names); SQLite itself is driven through
+    the standard library's ``sqlite3`` on the event loop's thread, see ``sqlite_loop``."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
