@@ -130,3 +130,88 @@ def test_exact_balances_across_processes(
             for server in servers:
                 server.stop()
         assert_verify_cli(url)
+
+
+def _serve_logged(url: str, log_path, workers: int):  # noqa: ANN001, ANN202 - a Popen and its base URL
+    """``billbook serve --workers N`` with its log kept in a file the test reads afterwards."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", url, "--workers", str(workers)],
+            env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log_path.read_text()[-4000:]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+def test_sqlite_workers_share_the_writer(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two worker processes on one SQLite file, writes and reads arriving on both at once: every
+    write is answered (never "database is locked"), balances are exact, and the log is clean."""
+    from tests.conftest import stop_server
+
+    directory = tmp_path_factory.mktemp("workers")
+    url = f"sqlite:///{directory / 'billbook.db'}"
+    log_path = directory / "server.log"
+    proc, base = _serve_logged(url, log_path, workers=2)
+    try:
+        with httpx.Client(base_url=base) as http:
+            account = create_account(http, ADMIN_TOKEN, balance="100")
+            key = create_key(http, ADMIN_TOKEN, account["id"])
+        rng = random.Random(3)
+        charges = [
+            ("/internal/v1/charges", {"access_key_id": key["access_key_id"], "model_uuid": "m/a", "price": "0.01",
+                                      "prediction_uuid": f"{rng.getrandbits(128):032x}"})
+            for _ in range(400)
+        ]
+        recharges = [(f"/internal/v1/accounts/{account['id']}/recharges", {"amount": "0.50", "reference": f"r{n}"}) for n in range(40)]
+        work = charges + recharges
+        rng.shuffle(work)
+        customer = {"Authorization": f"Bearer {key['api_key']}"}
+        local = threading.local()
+        made: list[httpx.Client] = []
+
+        def send(item: tuple[str, dict]) -> httpx.Response:
+            if not hasattr(local, "http"):
+                local.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)
+                made.append(local.http)
+            path, body = item
+            # A read between writes, on whichever worker takes it: readers never wait for the writer.
+            search = local.http.post("/api/v3/billings/search", json={"page": 1, "page_size": 10}, headers=customer)
+            assert search.status_code == 200, search.text
+            return local.http.post(path, json=body)
+
+        try:
+            with ThreadPoolExecutor(16) as executor:
+                answers = list(executor.map(send, work))
+        finally:
+            for client in made:
+                client.close()
+        assert Counter(r.status_code for r in answers) == {200: len(work)}, [r.text for r in answers if r.status_code != 200][:3]
+        with httpx.Client(base_url=base, headers=customer) as http:
+            assert _balance(base, key["api_key"]) == Decimal("100") - Decimal("4.00") + Decimal("20.00")
+            total = http.post("/api/v3/billings/search", json={"page": 1, "page_size": 1}).json()["data"]["total"]
+            assert total == 1 + 400 + 40
+    finally:
+        stop_server(proc)
+    log = log_path.read_text()
+    assert log.count("Started server process") >= 2, log[-4000:]
+    assert "locked" not in log.lower() and "Traceback" not in log, log[-4000:]
+    assert_verify_cli(url)

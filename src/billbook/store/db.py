@@ -2,9 +2,10 @@
 
 SQLite (the embedded default) allows one writer at a time. Write transactions there start with
 ``BEGIN IMMEDIATE`` so that they take the write lock up front instead of failing half-way on an
-upgrade from a read lock, and an in-process lock queues this process's writers without spinning in
-SQLite's busy handler. Reads use a second engine with plain deferred transactions, so WAL readers
-never wait for writers. PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ.
+upgrade from a read lock, and an in-process lock queues this process's writers; writers of other
+processes are waited for asynchronously, without blocking the event loop. Reads are plain deferred
+transactions, so WAL readers never wait for writers. Statements run on the event loop's thread
+(see ``sqlite_loop``). PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ.
 """
 
 from __future__ import annotations
@@ -14,11 +15,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from billbook.store.sqlite_loop import SqliteStore
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: PostgreSQL planner settings for every read transaction, sent with one round trip. A read here is
+#: an OLTP lookup that the schema's indexes answer in index order (search pages, counts, balances,
+#: rollups); with no statistics (right after a bulk load, before autovacuum's ANALYZE) the planner
+#: can misjudge an account's size and prefer reading all of it and sorting, tens of times slower.
+#: Disabling those plan types (they stay possible if nothing else is, at a huge cost) leaves the
+#: ordered index scans the only sensible plans, whatever the statistics say.
+PG_READ_PLANNER_SETTINGS = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+)
 
 
 class UnsupportedDatabase(ValueError):
@@ -26,7 +38,10 @@ class UnsupportedDatabase(ValueError):
 
 
 def async_url(url: str) -> URL:
-    """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> ``postgresql+asyncpg://``."""
+    """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``; ``postgresql://`` -> ``postgresql+asyncpg://``.
+
+    ``Database.url`` keeps this form (the asyncio drivers' names); SQLite itself is driven through
+    the standard library's ``sqlite3`` on the event loop's thread, see ``sqlite_loop``."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -37,53 +52,47 @@ def async_url(url: str) -> URL:
     raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {shown!r}")
 
 
-def _sqlite_engine(url: URL, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+async def _begin_now(conn: AsyncConnection) -> Any:
+    """Send ``BEGIN`` now and return the asyncpg connection.
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event below decide how a transaction starts.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-            # FULL: an acknowledged commit survives power loss, not only a process crash.
-            "synchronous=FULL",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
+    SQLAlchemy's asyncpg adapter begins lazily, at its own first statement; the store's hot paths
+    send statements on the asyncpg connection directly, and without this they would run before
+    ``BEGIN``, each in its own implicit transaction (a search's count and page from different
+    snapshots, a write's first statement outside the rest)."""
+    pooled = await conn.get_raw_connection()
+    adapted = pooled.dbapi_connection
+    if getattr(adapted, "_transaction", None) is None:
+        await adapted._start_transaction()
+    return pooled.driver_connection
 
 
 class Database:
-    """Owns the engines; hands out one transaction at a time to the edge that runs a request."""
+    """Owns the engines; hands out one transaction at a time to the edge that runs a request.
+
+    On SQLite the connection handed out is a ``sqlite_loop.LoopConnection``: the subset of
+    ``AsyncConnection`` the store uses, run without leaving the event loop's thread."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
-            self.write_engine = _sqlite_engine(self.url, immediate=True)
-            self.read_engine = _sqlite_engine(self.url, immediate=False)
-            self._write_lock: asyncio.Lock | None = asyncio.Lock()
-        else:
-            self.write_engine = create_async_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=False,
-                # Short OLTP queries: JIT compilation costs more than it saves.
-                connect_args={"server_settings": {"jit": "off"}},
+            self.sqlite: SqliteStore | None = SqliteStore(
+                self.url, pool_size=pool_size, busy_timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000
             )
-            # A search reads a count and then a page: one snapshot keeps them in agreement.
-            self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
-            self._write_lock = None
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+            return
+        self.sqlite = None
+        self._write_lock = None
+        self.write_engine = create_async_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            # Short OLTP queries: JIT compilation costs more than it saves.
+            connect_args={"server_settings": {"jit": "off"}},
+        )
+        # A search reads a count and then a page: one snapshot keeps them in agreement.
+        self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,15 +101,30 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed when the block ends normally, rolled back on any exception."""
-        if write and self._write_lock is not None:
-            async with self._write_lock, self.write_engine.begin() as conn:
+        if self.sqlite is not None:
+            async with self._sqlite_transaction(self.sqlite, write=write) as conn:
                 yield conn
             return
         engine = self.write_engine if write else self.read_engine
         async with engine.begin() as conn:
+            raw = await _begin_now(conn)
+            if not write:
+                await raw.execute(PG_READ_PLANNER_SETTINGS)
+            yield conn
+
+    @asynccontextmanager
+    async def _sqlite_transaction(self, sqlite: SqliteStore, *, write: bool) -> AsyncIterator[Any]:
+        if write and self._write_lock is not None:
+            # This process's writers queue here, not in SQLite: only one of them at a time asks
+            # other processes for the write lock.
+            async with self._write_lock, sqlite.transaction(write=True) as conn:
+                yield conn
+            return
+        async with sqlite.transaction(write=write) as conn:
             yield conn
 
     async def dispose(self) -> None:
+        if self.sqlite is not None:
+            self.sqlite.dispose()
+            return
         await self.write_engine.dispose()
-        if self.is_sqlite:
-            await self.read_engine.dispose()

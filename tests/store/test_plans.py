@@ -1,0 +1,201 @@
+"""PostgreSQL search plans right after a bulk load, before any statistics exist.
+
+A back-fill through ``charges/batch`` leaves the planner with no statistics for minutes (until
+autovacuum's ANALYZE; here autovacuum is off for the loaded tables, as if it had not come round
+yet). Each search case of the benchmark is then run by the ledger, with ``auto_explain`` sending
+the plan of every statement back to this client as a notice, and each plan's SHAPE is checked:
+the records are read through the ``(account_id, …, created_at, id)`` indexes in index order, never
+by a sequential or bitmap scan, and nothing sorts more than one page.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from billbook.api.app import create_app
+from billbook.ledger import search
+from billbook.settings import Settings
+from billbook.store.db import Database
+from billbook.times import MS_PER_DAY
+from tests.conftest import ADMIN_TOKEN, drop_pg_database, new_pg_database
+from tests.factories import acreate_account, acreate_key
+
+pytestmark = pytest.mark.postgres
+
+CHARGES = 20_000
+BATCH = 1_000
+MODELS = ("m/a", "m/b", "m/c")
+LOADED_TABLES = ("billing_records", "predictions", "orders", "billing_daily", "usage_daily")
+RECORD_INDEXES = {
+    "ix_billing_records_account_time",
+    "ix_billing_records_account_type_time",
+    "ix_billing_records_account_model_time",
+    "ix_billing_records_account_key_time",
+    "pk_billing_records",
+    "ix_billing_records_prediction",
+}
+BAD_NODES = {"Seq Scan", "Bitmap Heap Scan", "Bitmap Index Scan"}
+
+
+@pytest.fixture(scope="module")
+def unanalysed_url(pg_admin_url: str) -> Iterator[str]:
+    name, url = new_pg_database(pg_admin_url)
+    yield url
+    drop_pg_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+async def loaded(unanalysed_url: str) -> AsyncIterator[dict]:
+    """One account with ``CHARGES`` charges over 360 days, loaded through the API; no ANALYZE."""
+    app = create_app(Settings(database_url=unanalysed_url, admin_token=ADMIN_TOKEN))
+    async with app.router.lifespan_context(app):
+        db: Database = app.state.db
+        async with db.transaction(write=True) as conn:
+            for table in LOADED_TABLES:
+                await conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test", timeout=120) as http:
+            account = await acreate_account(http, ADMIN_TOKEN, balance="1000000")
+            key = await acreate_key(http, ADMIN_TOKEN, account["id"])
+            rng = random.Random(5)
+            now = int(time.time() * 1000)
+            uuids = []
+            for _ in range(CHARGES // BATCH):
+                charges = []
+                for _ in range(BATCH):
+                    uuids.append(f"{rng.getrandbits(128):032x}")
+                    charges.append(
+                        {
+                            "prediction_uuid": uuids[-1],
+                            "access_key_id": key["access_key_id"],
+                            "model_uuid": rng.choice(MODELS),
+                            "price": "0.01",
+                            "created_at": now - rng.randrange(360 * MS_PER_DAY),
+                        }
+                    )
+                response = await http.post(
+                    "/internal/v1/charges/batch", json={"charges": charges}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                )
+                assert response.status_code == 200, response.text
+    async with db_for(unanalysed_url) as db:
+        async with db.transaction(write=False) as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            analysed = await raw.fetchval(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'billing_records'"
+                " AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+            )
+    assert analysed == 0, "the records were analysed: this test would not see the unanalysed plans"
+    yield {"account_id": account["id"], "access_key_id": key["access_key_id"], "uuids": uuids, "now": now}
+
+
+def db_for(url: str):  # noqa: ANN201 - an async context manager
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def manage() -> AsyncIterator[Database]:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+
+    return manage()
+
+
+def _cases(data: dict) -> dict[str, tuple[search.Criteria, int, int]]:
+    """The benchmark's search cases, scaled to this data set: ``(criteria, page, page_size)``."""
+    account = data["account_id"]
+    window_end = data["now"] - 60 * MS_PER_DAY - 37_123_456
+    window = {"start_ms": window_end - 30 * MS_PER_DAY, "end_ms": window_end}
+    deep = int(CHARGES * 2 / 3 / 100)
+    return {
+        "page1": (search.Criteria(account_id=account), 1, 100),
+        "type_30d": (search.Criteria(account_id=account, billing_type="deduct", **window), 1, 100),
+        "type_30d_page3": (search.Criteria(account_id=account, billing_type="deduct", **window), 3, 100),
+        "deep": (search.Criteria(account_id=account), deep, 100),
+        "deep_ascending": (search.Criteria(account_id=account, ascending=True), deep, 100),
+        "uuids": (search.Criteria(account_id=account, prediction_uuids=tuple(data["uuids"][:20])), 1, 100),
+        "model": (search.Criteria(account_id=account, model_uuids=("m/b",)), 1, 100),
+        "model_deep": (search.Criteria(account_id=account, model_uuids=("m/b",)), deep // 3, 100),
+        "key_30d": (search.Criteria(account_id=account, access_key_ids=(data["access_key_id"],), **window), 1, 100),
+    }
+
+
+CASES = ("page1", "type_30d", "type_30d_page3", "deep", "deep_ascending", "uuids", "model", "model_deep", "key_30d")
+
+
+async def _plans(url: str, criteria: search.Criteria, page: int, page_size: int) -> list[dict]:
+    """Run one search as the server does and return the plan of every statement it sent."""
+    plans: list[dict] = []
+
+    def listen(_conn: object, message: object) -> None:
+        text = getattr(message, "message", "")
+        if text.startswith("duration:") and "{" in text:
+            plan = json.loads(text[text.index("{") :])["Plan"]
+            # asyncpg's own type introspection reads the catalogs; only billbook's statements count.
+            if not any(n.get("Relation Name", "").startswith("pg_") for n, _ in _nodes(plan)):
+                plans.append(plan)
+
+    async with db_for(url) as db:
+        async with db.transaction(write=False) as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.execute(
+                "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0;"
+                " SET LOCAL auto_explain.log_format = json; SET LOCAL auto_explain.log_level = notice;"
+                " SET LOCAL client_min_messages = notice"
+            )
+            raw.add_log_listener(listen)
+            result = await search.search(conn, criteria, page, page_size)
+        # The last statement's plan is reported when its portal closes, at the end of the transaction.
+        raw.remove_log_listener(listen)
+    assert result.total > 0 and plans
+    return plans
+
+
+def _nodes(plan: dict, under_limit: bool = False) -> Iterator[tuple[dict, bool]]:
+    """Every node with whether a ``Limit`` is above it."""
+    yield plan, under_limit
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child, under_limit or plan["Node Type"] == "Limit")
+
+
+def _record_scans(plan: dict) -> list[dict]:
+    return [n for n, _ in _nodes(plan) if n.get("Relation Name") == "billing_records"]
+
+
+def _shape_problems(plan: dict) -> list[str]:
+    problems = []
+    for node, _ in _nodes(plan):
+        if node["Node Type"] in BAD_NODES:
+            problems.append(f"{node['Node Type']} on {node.get('Relation Name', node.get('Index Name'))}")
+    for scan in _record_scans(plan):
+        if scan.get("Index Name") not in RECORD_INDEXES:
+            problems.append(f"billing_records read by {scan['Node Type']} on {scan.get('Index Name')}")
+    for node, _ in _nodes(plan):
+        if node["Node Type"] != "Sort":
+            continue
+        # A Sort may order one page of joined rows (records chosen under a Limit, then fetched by
+        # primary key), never the account's records themselves.
+        unlimited = [
+            n for n, limited in _nodes(node)
+            if n.get("Relation Name") == "billing_records" and not limited and n.get("Index Name") != "pk_billing_records"
+        ]
+        if unlimited:
+            problems.append(f"Sort over billing_records read by {unlimited[0]['Node Type']} (not one page)")
+    return problems
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_search_plans_hold_without_statistics(case: str, loaded: dict, unanalysed_url: str) -> None:
+    criteria, page, page_size = _cases(loaded)[case]
+    plans = await _plans(unanalysed_url, criteria, page, page_size)
+    problems = {i: _shape_problems(p) for i, p in enumerate(plans) if _shape_problems(p)}
+    assert not problems, json.dumps({"problems": problems, "plans": plans}, indent=1)[:6000]
+    # Every statement that reads records reads them through an index.
+    assert any(_record_scans(p) for p in plans), [(p["Node Type"], [n.get("Relation Name") for n, _ in _nodes(p)]) for p in plans]
