@@ -158,23 +158,32 @@ async def insert_returning(
 
 #: Keyed by the statement object itself (kept alive here, so no other statement can take its
 #: identity); statements come from a finite set of shapes, so this stays small.
-_compiled: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+_compiled: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]] | None] = {}
 
 
-def _compile_for_asyncpg(conn: AsyncConnection, statement: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-    found = _compiled.get(statement)
-    if found is None:
+def _compiled_once(conn: AsyncConnection, statement: Any) -> tuple[str, tuple[str, ...], dict[str, Any]] | None:
+    """The statement's SQL, parameter order and defaults for this connection's dialect, compiled
+    once; ``None`` where the SQL is only final once the parameters are known (an expanding ``IN``)."""
+    key = (statement, name(conn))
+    if key not in _compiled:
         compiled = statement.compile(dialect=conn.dialect)
-        found = (str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-        _compiled[statement] = found
-    return found
+        sql = str(compiled)
+        _compiled[key] = None if "POSTCOMPILE" in sql else (sql, tuple(compiled.positiontup or ()), dict(compiled.params))
+    return _compiled[key]
 
 
 async def fetch(conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-    """Rows of ``statement`` (built once and kept: on PostgreSQL its compiled form is cached) as
-    mappings of column name to value."""
-    if name(conn) != POSTGRESQL:
+    """Rows of ``statement`` (built once and kept: its compiled form is cached) as mappings of
+    column name to value, run on the driver's own connection: asyncpg's ``fetch`` on PostgreSQL, the
+    ``sqlite3`` cursor on SQLite (which runs on the event loop's thread, see ``sqlite_loop``)."""
+    found = _compiled_once(conn, statement)
+    if found is None:
         return list((await conn.execute(statement, dict(params))).mappings())
-    sql, names, defaults = _compile_for_asyncpg(conn, statement)
+    sql, names, defaults = found
+    values = [params[n] if n in params else defaults[n] for n in names]
     raw = (await conn.get_raw_connection()).driver_connection
-    return await raw.fetch(sql, *(params[n] if n in params else defaults[n] for n in names))
+    if name(conn) == POSTGRESQL:
+        return await raw.fetch(sql, *values)
+    cursor = raw.execute(sql, values)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
