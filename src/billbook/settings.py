@@ -85,8 +85,6 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     #: Prefix of the rate limiter's Redis keys; each key holds one time, under a hash of the key's lookup.
     rate_limit_prefix: str = "billbook:ratelimit:"
-    #: When set, ``GET /metrics`` answers only ``Authorization: Bearer <this token>``.
-    metrics_token: str | None = None
     #: Log lines of ``billbook serve``: ``json`` (one object per line) or ``text``.
     log_format: str = "json"
     #: One log line per request (method, path, status, duration, request id).

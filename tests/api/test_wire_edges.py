@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from billbook.api.envelope import usd
 from billbook.money import MAX_BALANCE_MICROS, usd_text
 from tests.api.test_limits import serving
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, free_port
 from tests.factories import acreate_charge, acustomer, aset_status
 
 SEARCH = "/api/v3/billings/search"
@@ -242,3 +242,15 @@ async def test_refunds_render_exact_money_on_the_status_route(client: httpx.Asyn
     charged = await acreate_charge(client, ADMIN_TOKEN, who["key"]["access_key_id"], "0.000001")
     refund = (await aset_status(client, ADMIN_TOKEN, charged["record"]["prediction"]["uuid"], "failed"))["refund"]
     assert refund["price"] == 0.000001
+
+
+async def test_metrics_can_move_to_a_port_of_their_own(database_url: str) -> None:
+    port = free_port()
+    token = "t" * 20
+    async with serving(database_url, metrics_port=port, metrics_token=token) as http:
+        assert (await http.get("/metrics")).status_code == 404
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as side:
+            assert (await side.get("/metrics")).status_code == 401
+            response = await side.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200 and b"billbook_" in response.content
+            assert (await side.get("/other", headers={"Authorization": f"Bearer {token}"})).status_code == 404

@@ -30,7 +30,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billbook import logs
-from billbook.api import metrics
+from billbook.api import metrics, metrics_port
 from billbook.api.envelope import failure
 from billbook.api.errors import PayloadTooLarge, RateLimited
 from billbook.api.ratelimit import Limiter, Rate, bucket, make_limiter, retry_after
@@ -273,18 +273,23 @@ def install(app: FastAPI, settings: Settings) -> None:
         handlers=app.exception_handlers,
         routes=lambda: app.routes,
     )
-    app.add_route("/metrics", _metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
+    if settings.metrics_port is None:
+        app.add_route("/metrics", _metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
     app.state.limiter = limiter
-    if limiter is None:
-        return
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[Any]:
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = await metrics_port.serve(settings.host, settings.metrics_port, settings.metrics_token)
         try:
             async with inner(application) as state:
                 yield state
         finally:
-            await limiter.aclose()
+            if metrics_server is not None:
+                metrics_server.close()
+            if limiter is not None:
+                await limiter.aclose()
 
     app.router.lifespan_context = lifespan
