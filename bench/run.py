@@ -1,12 +1,14 @@
-"""Measure billbook and the naive baseline side by side on one data set (made by ``generate.py``).
+"""Measure billbook and two baselines side by side on one data set (made by ``generate.py``).
 
-Why one runner for both: the issue's targets are ratios within one run (big account vs small
-account, billbook vs baseline, search vs the same server's trivial endpoint), so both servers must
-see the same data, the same machine state and the same requests. The servers run one after the
-other, never together, each started with uvicorn on 127.0.0.1 with the same worker count:
+Why one runner for all three: the targets are ratios within one run (big account vs small
+account, billbook vs each baseline, search vs the same server's trivial endpoint), so every server
+must see the same data, the same machine state and the same requests. The servers run one after
+the other, never together (the naive baseline, the plain one, then billbook), each started through
+``launcher.py`` on 127.0.0.1 with the same worker count:
 
 1. latency: for each case, warm-up requests, then N sequential requests over one keep-alive
-   connection, end to end (client send to last byte read); p50/p99 per case;
+   connection, end to end (client send to last byte read); p50/p99 per case (the plain baseline
+   serves search and balance only, so it skips usage statistics);
 2. throughput: ``wrk`` at concurrency 32 for a fixed duration against the small-account search and
    against a trivial endpoint of the same server (``GET /docs``: no database, no auth -- billbook's
    ``/healthz`` reads the database, so it is reported separately);
@@ -19,12 +21,16 @@ other, never together, each started with uvicorn on 127.0.0.1 with the same work
    high-water mark (``VmHWM``) is reported.
 
 Every response is checked, in every mode: status 200 and the envelope's shape, ``total`` equal to
-an SQL ``COUNT(*)``, pages non-empty, billbook's page equal to the baseline's (same records, same
-order) and billbook's usage statistics equal to the baseline's. ``--quick`` only shortens runs; it
-asserts correctness, never speed.
+an SQL ``COUNT(*)``, pages non-empty, billbook's page equal to each baseline's (same records, same
+order, same fields where the baseline renders them) and billbook's usage statistics equal to the
+naive baseline's. ``--quick`` only shortens runs; it asserts correctness, never speed.
+
+``--fresh`` runs the fresh-database cases instead (see that section below): no generated data set,
+a new database per dialect filled through the API.
 
     python bench/run.py --meta bench/out/billbook_bench.meta.json        # full
     python bench/run.py --meta bench/out/quick.db.meta.json --quick
+    python bench/run.py --fresh sqlite,postgresql                        # fresh databases
 """
 
 from __future__ import annotations
@@ -1022,7 +1028,9 @@ def fresh_markdown(report: dict) -> str:
     lines = [
         f"Measured at `{c['commit']}`, {report['started']}; {c['nproc']} cores ({c['cpu']}), load average at start "
         f"{', '.join(f'{x:.2f}' for x in c['load_avg_at_start'])}; " + ", ".join(f"{k} {v}" for k, v in c["versions"].items()) + ".",
-        f"wrk -t1, {report['plan']['duration']} s per run after an unmeasured {max(1, report['plan']['duration'] // 5)} s run; "
+        f"wrk -t1, {report['plan']['duration']} s per run"
+        + (f" after an unmeasured {report['plan']['duration'] // 5} s run; " if report["plan"]["duration"] > 1 else "; ")
+        + 
         f"latency: {report['plan']['n']} sequential requests per case on one keep-alive connection, after 2 warm-up requests.",
         "",
     ]
@@ -1049,7 +1057,7 @@ def fresh_markdown(report: dict) -> str:
                 lines.append(f"| {u['titles'][name]} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | {x['vs_small_page1']}x |")
             lines += ["", f"billing_records statistics after the cases: ANALYZE run {st['analyzed']}, autoanalyze run {st['autoanalyzed']}, "
                       f"rows changed since the last analyze {st['n_mod_since_analyze']:,}, pg_class.reltuples {st['reltuples']:,.0f}.", ""]
-        lines += ["| `billbook serve --workers N` | small search c32 req/s (p50/p99 ms) | batch charges/s (over N accounts) | 'database is locked' in the log |",
+        lines += ["| `billbook serve --workers N` | small search c32 req/s (p50/p99 ms) | batch charges/s (accounts) | 'database is locked' in the log |",
                   "|---|---:|---:|---:|"]
         for n, x in r["workers"].items():
             ing = x.get("ingestion")
