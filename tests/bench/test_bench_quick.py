@@ -86,7 +86,8 @@ def _check_fresh(report: dict, dialect: str) -> None:
         u = r["unanalysed"]
         assert u["load"]["charges"] == report["plan"]["big_charges"] <= u["big_records"]  # plus its opening balance
         assert set(u["latency"]) == {"small_page1", "big_type_30d", "big_page1", "big_deep", "big_model"}
-        assert all(x["n"] >= 3 and x["vs_small_page1"] > 0 for x in u["latency"].values())
+        for runs in (u["latency"], u["latency_after_analyze"]):
+            assert set(runs) == set(u["latency"]) and all(x["n"] >= 3 and x["vs_small_page1"] > 0 for x in runs.values())
     assert "| billbook |" in run.fresh_markdown(report)
 
 
