@@ -174,6 +174,10 @@ class ServerProcess:
             except ProcessLookupError:
                 pass
         self.proc.wait()
+        # Orphaned workers are reaped by init, not by us: wait until they are gone, not just signalled.
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __enter__(self) -> ServerProcess:
         return self.start()
