@@ -1,12 +1,14 @@
-"""Measure billbook and the naive baseline side by side on one data set (made by ``generate.py``).
+"""Measure billbook and two baselines side by side on one data set (made by ``generate.py``).
 
-Why one runner for both: the issue's targets are ratios within one run (big account vs small
-account, billbook vs baseline, search vs the same server's trivial endpoint), so both servers must
-see the same data, the same machine state and the same requests. The servers run one after the
-other, never together, each started with uvicorn on 127.0.0.1 with the same worker count:
+Why one runner for all three: the targets are ratios within one run (big account vs small
+account, billbook vs each baseline, search vs the same server's trivial endpoint), so every server
+must see the same data, the same machine state and the same requests. The servers run one after
+the other, never together (the naive baseline, the plain one, then billbook), each started through
+``launcher.py`` on 127.0.0.1 with the same worker count:
 
 1. latency: for each case, warm-up requests, then N sequential requests over one keep-alive
-   connection, end to end (client send to last byte read); p50/p99 per case;
+   connection, end to end (client send to last byte read); p50/p99 per case (the plain baseline
+   serves search and balance only, so it skips usage statistics);
 2. throughput: ``wrk`` at concurrency 32 for a fixed duration against the small-account search and
    against a trivial endpoint of the same server (``GET /docs``: no database, no auth -- billbook's
    ``/healthz`` reads the database, so it is reported separately);
@@ -19,12 +21,16 @@ other, never together, each started with uvicorn on 127.0.0.1 with the same work
    high-water mark (``VmHWM``) is reported.
 
 Every response is checked, in every mode: status 200 and the envelope's shape, ``total`` equal to
-an SQL ``COUNT(*)``, pages non-empty, billbook's page equal to the baseline's (same records, same
-order) and billbook's usage statistics equal to the baseline's. ``--quick`` only shortens runs; it
-asserts correctness, never speed.
+an SQL ``COUNT(*)``, pages non-empty, billbook's page equal to each baseline's (same records, same
+order, same fields where the baseline renders them) and billbook's usage statistics equal to the
+naive baseline's. ``--quick`` only shortens runs; it asserts correctness, never speed.
+
+``--fresh`` runs the fresh-database cases instead (see that section below): no generated data set,
+a new database per dialect filled through the API.
 
     python bench/run.py --meta bench/out/billbook_bench.meta.json        # full
     python bench/run.py --meta bench/out/quick.db.meta.json --quick
+    python bench/run.py --fresh sqlite,postgresql                        # fresh databases
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from launcher import BillbookServer, ServerProcess, descendants
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -61,6 +68,7 @@ TARGETS = {
     "vs_baseline": 30.0,  # and at least 30x faster than the baseline
     "search_vs_trivial": 0.40,
     "search_vs_baseline": 3.0,
+    "search_vs_plain": 1.5,  # small-account search at 32 connections, against the plain baseline
     "batch_pg": 20_000,
     "batch_vs_single": 10.0,
 }
@@ -171,6 +179,22 @@ class Sql:
 
         return asyncio.run(go())
 
+    def execute(self, statement: str) -> None:
+        """A statement that returns no rows (``ANALYZE``), in a transaction of its own."""
+        from sqlalchemy import text
+
+        from billbook.store.db import Database
+
+        async def go() -> None:
+            db = Database(self.url)
+            try:
+                async with db.transaction(write=True) as conn:
+                    await conn.execute(text(statement))
+            finally:
+                await db.dispose()
+
+        asyncio.run(go())
+
     def scalar(self, query: str, params: dict | None = None) -> int:
         return int(self.rows(query, params)[0][0])
 
@@ -192,27 +216,13 @@ class Sql:
                 params[f"u{i}"] = u
                 names.append(f":u{i}")
             where.append(f"prediction_id IN (SELECT id FROM predictions WHERE uuid IN ({', '.join(names)}))")
+        if body.get("model_uuid"):
+            where.append("model_uuid = :m")
+            params["m"] = body["model_uuid"]
         return self.scalar(f"SELECT COUNT(*) FROM billing_records WHERE {' AND '.join(where)}", params)
 
 
 # ---------------------------------------------------------------------------------- servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                found += [int(c) for c in f.read().split()]
-    except OSError:
-        return []
-    return found + [g for c in found for g in _children(c)]
 
 
 def _status_kb(pid: int, field_name: str) -> int:
@@ -226,43 +236,26 @@ def _status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
-class Server:
-    """One server under test in a child process, with its memory sampled every 200 ms."""
+class Sampled:
+    """A launched server's resident memory, sampled every 200 ms while it runs, by phase."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, ready_path: str, log: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        argv = [a.replace("{port}", str(self.port)) for a in argv]
-        self.log = log.open("wb")
-        self.proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=BENCH.parent)
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.name = server.name
+        self.base = server.base_url
         self.samples: list[tuple[float, str, int]] = []  # (time, phase, rss kB of all processes)
         self.phase = "start"
         self._stop = threading.Event()
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                self.log.close()
-                raise RuntimeError(f"{name} exited at start: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.base + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{name} did not answer within 120 s; see {log}")
-            time.sleep(0.2)
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
 
     def pids(self) -> list[int]:
-        return [self.proc.pid] + _children(self.proc.pid)
+        return self.server.pids()
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests (uvicorn's workers, or the server itself with one)."""
-        children = _children(self.proc.pid)
-        return [p for p in children if _status_kb(p, "VmRSS") > 20_000] or [self.proc.pid]
+        children = descendants(self.server.pid)
+        return [p for p in children if _status_kb(p, "VmRSS") > 20_000] or [self.server.pid]
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
@@ -282,35 +275,25 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.server.stop()
 
 
-def start_billbook(db_url: str, workers: int, log: Path) -> Server:
-    return Server(
-        "billbook",
-        [sys.executable, "-m", "billbook", "serve", "--host", "127.0.0.1", "--port", "{port}", "--db", db_url, "--workers", str(workers)],
-        {"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_RATE_LIMIT": "off"},
-        "/healthz",
-        log,
-    )
+#: The servers a run compares, in the order they run: the two baselines, then billbook.
+SERVERS = ("naive", "plain", "billbook")
 
 
-def start_baseline(db_url: str, workers: int, log: Path) -> Server:
-    return Server(
-        "baseline",
-        [sys.executable, "-m", "uvicorn", "baseline.app:app", "--app-dir", str(BENCH), "--host", "127.0.0.1",
-         "--port", "{port}", "--workers", str(workers)],
-        {"BASELINE_DATABASE_URL": db_url},
-        "/ping",
-        log,
-    )
+def launch(name: str, db_url: str, workers: int, log: Path) -> Sampled:
+    """Start one server under test (access log on, as each runs by default) and sample its memory."""
+    if name == "billbook":
+        env = {"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_RATE_LIMIT": "off"}
+        server: ServerProcess = BillbookServer(db_url, workers=workers, env=env, log=log, access_log=True, start_timeout=120)
+    else:
+        module = {"naive": "baseline.app:app", "plain": "baseline.plain:app"}[name]
+        argv = [sys.executable, "-m", "uvicorn", module, "--app-dir", str(BENCH), "--host", "127.0.0.1",
+                "--port", "{port}", "--workers", str(workers)]
+        server = ServerProcess(argv, env={"BASELINE_DATABASE_URL": db_url}, ready_path="/ping", name=name, log=log,
+                               access_log=True, start_timeout=120)
+    return Sampled(server.start())
 
 
 # ---------------------------------------------------------------------------------- latency
@@ -332,6 +315,16 @@ def request(client: httpx.Client, case: Case, key: str) -> httpx.Response:
     return client.post(case.path, json=case.body, headers=headers)
 
 
+ITEM_KEYS = {"uuid", "access_key_id", "access_key_name", "billing_type", "price", "created_at", "updated_at", "order", "prediction"}
+#: Fields billbook adds to each record (the baselines do not render them; they are compared where both do).
+ITEM_KEYS_LATER = {"amount", "balance_after"}
+
+
+def same_items(theirs: list[dict], ours: list[dict]) -> bool:
+    """The baseline's items equal billbook's on every field the baseline renders."""
+    return len(theirs) == len(ours) and all(t == {k: o.get(k) for k in t} for t, o in zip(theirs, ours))
+
+
 def check_shape(case: Case, response: httpx.Response, server: str) -> dict:
     assert response.status_code == 200, f"{server} {case.name}: HTTP {response.status_code}: {response.text[:300]}"
     body = response.json()
@@ -341,18 +334,14 @@ def check_shape(case: Case, response: httpx.Response, server: str) -> dict:
         assert set(data) >= {"page", "total", "has_more", "items"}, f"{server} {case.name}: data keys {sorted(data)}"
         assert data["items"], f"{server} {case.name}: empty page (total {data['total']})"
         item = data["items"][0]
-        # billbook's extensions (amount, balance_after) are optional: the baseline, like upstream, omits them.
-        assert set(item) - {"amount", "balance_after"} == {
-            "uuid", "access_key_id", "access_key_name", "billing_type", "price", "created_at", "updated_at", "order",
-            "prediction",
-        }, f"{server} {case.name}: item keys {sorted(item)}"
+        assert ITEM_KEYS <= set(item) <= ITEM_KEYS | ITEM_KEYS_LATER, f"{server} {case.name}: item keys {sorted(item)}"
     else:
         assert set(data) == {"per_model_usage", "daily_usage", "summary"}, f"{server} {case.name}: data keys {sorted(data)}"
         assert data["daily_usage"] and data["per_model_usage"], f"{server} {case.name}: empty usage"
     return data
 
 
-def measure_latency(server: Server, case_list: list[Case], keys: dict, *, n: int, warmup: int, budget_s: float) -> dict:
+def measure_latency(server: Sampled, case_list: list[Case], keys: dict, *, n: int, warmup: int, budget_s: float) -> dict:
     results = {}
     with httpx.Client(base_url=server.base, timeout=600) as client:
         for case in case_list:
@@ -432,7 +421,7 @@ def wrk(url: str, *, method: str = "GET", body: dict | None = None, key: str | N
     }
 
 
-def measure_throughput(server: Server, small: Case, small_key: str, *, duration: int, profile_to: Path | None = None) -> dict:
+def measure_throughput(server: Sampled, small: Case, small_key: str, *, duration: int, profile_to: Path | None = None) -> dict:
     results = {}
     runs = [
         ("search_small", "POST", small.path, small.body, small_key),
@@ -514,7 +503,7 @@ async def _single_clients(base: str, keys: list[str], clients: int, duration: fl
     return time.perf_counter() - t0, statuses
 
 
-def measure_ingestion(server: Server, sql: Sql, meta: dict, *, batches_per_client: int, single_seconds: float, clients: int = 4, batch_size: int = 1000, profile_to: Path | None = None) -> dict:
+def measure_ingestion(server: Sampled, sql: Sql, meta: dict, *, batches_per_client: int, single_seconds: float, clients: int = 4, batch_size: int = 1000, profile_to: Path | None = None) -> dict:
     measured = {meta["big"]["id"], meta["small"]["id"], *(m["id"] for m in meta["medium"])}
     rows = sql.rows(
         "SELECT k.access_key_id, a.id FROM access_keys k JOIN accounts a ON a.id = k.account_id "
@@ -576,7 +565,7 @@ def verify(db_url: str) -> dict:
 # ---------------------------------------------------------------------------------- profile
 
 
-def profile(server: Server, seconds: int, out: Path) -> Path | None:
+def profile(server: Sampled, seconds: int, out: Path) -> Path | None:
     """Start ``py-spy record`` on the server's workers for ``seconds``; returns the output path."""
     if not shutil.which("py-spy"):
         return None
@@ -671,7 +660,7 @@ def _ratio(a: float, b: float) -> float:
 def evaluate(result: dict) -> list[dict]:
     """Each target of the issue: the measured value, the target, met or missed and by how much."""
     verdicts = []
-    lat_b, lat_n = result["latency"]["billbook"], result["latency"].get("baseline", {})
+    lat_b, lat_n = result["latency"]["billbook"], result["latency"].get("naive", {})
     small = lat_b["small_page1"]["p50_ms"]
     for name, case in lat_b.items():
         if name == "small_page1":
@@ -680,14 +669,17 @@ def evaluate(result: dict) -> list[dict]:
         verdicts.append({"target": f"{name}: <= {TARGETS['big_vs_small']}x small page 1", "value": ratio, "met": ratio <= TARGETS["big_vs_small"]})
         if name in lat_n:
             speedup = _ratio(lat_n[name]["p50_ms"], case["p50_ms"])
-            verdicts.append({"target": f"{name}: >= {TARGETS['vs_baseline']}x faster than baseline", "value": speedup, "met": speedup >= TARGETS["vs_baseline"]})
+            verdicts.append({"target": f"{name}: >= {TARGETS['vs_baseline']}x faster than the naive baseline", "value": speedup, "met": speedup >= TARGETS["vs_baseline"]})
     tp = result.get("throughput", {})
     if "billbook" in tp:
         ratio = _ratio(tp["billbook"]["search_small"]["rps"], tp["billbook"]["trivial"]["rps"])
         verdicts.append({"target": f"small search rps >= {TARGETS['search_vs_trivial']:.0%} of trivial", "value": ratio, "met": ratio >= TARGETS["search_vs_trivial"]})
-        if "baseline" in tp:
-            ratio = _ratio(tp["billbook"]["search_small"]["rps"], tp["baseline"]["search_small"]["rps"])
-            verdicts.append({"target": f"small search rps >= {TARGETS['search_vs_baseline']}x baseline", "value": ratio, "met": ratio >= TARGETS["search_vs_baseline"]})
+        if "naive" in tp:
+            ratio = _ratio(tp["billbook"]["search_small"]["rps"], tp["naive"]["search_small"]["rps"])
+            verdicts.append({"target": f"small search rps >= {TARGETS['search_vs_baseline']}x naive baseline", "value": ratio, "met": ratio >= TARGETS["search_vs_baseline"]})
+        if "plain" in tp:
+            ratio = _ratio(tp["billbook"]["search_small_ps10"]["rps"], tp["plain"]["search_small_ps10"]["rps"])
+            verdicts.append({"target": f"small search (page_size 10) rps >= {TARGETS['search_vs_plain']}x plain baseline", "value": ratio, "met": ratio >= TARGETS["search_vs_plain"]})
     ing = result.get("ingestion")
     if ing:
         if result["dialect"] == "postgresql":
@@ -711,32 +703,34 @@ def markdown(result: dict) -> str:
         "",
         "Latency, end to end, sequential requests on one keep-alive connection (ms):",
         "",
-        "| case | billbook p50 | billbook p99 | baseline p50 | baseline p99 | billbook vs small p1 | baseline / billbook |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| case | billbook p50 | billbook p99 | plain p50 | plain p99 | naive p50 | naive p99 | billbook vs small p1 | naive / billbook |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lat_b, lat_n = result["latency"]["billbook"], result["latency"].get("baseline", {})
+    lat_b, lat_p, lat_n = (result["latency"].get(s, {}) for s in ("billbook", "plain", "naive"))
     small = lat_b["small_page1"]["p50_ms"]
     for name, b in lat_b.items():
-        n = lat_n.get(name)
+        n, p = lat_n.get(name), lat_p.get(name)
+        plain = f"{p['p50_ms']:.2f} | {p['p99_ms']:.2f}" if p else "- | -"
         theirs = f"{n['p50_ms']:.2f} | {n['p99_ms']:.2f}" if n else "- | -"
         speedup = f"{_ratio(n['p50_ms'], b['p50_ms'])}x" if n else "-"
-        lines.append(f"| {result['titles'][name]} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {theirs} | "
+        lines.append(f"| {result['titles'][name]} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {plain} | {theirs} | "
                      f"{_ratio(b['p50_ms'], small)}x | {speedup} |")
     lines.append(f"\n(n per case: billbook {', '.join(str(v['n']) for v in lat_b.values())}; "
-                 f"baseline {', '.join(str(v['n']) for v in lat_n.values()) or '-'})\n")
+                 f"plain {', '.join(str(v['n']) for v in lat_p.values()) or '-'}; "
+                 f"naive {', '.join(str(v['n']) for v in lat_n.values()) or '-'})\n")
     tp = result.get("throughput", {})
     if tp:
         lines += [
             f"Throughput, wrk, 32 connections, {c['wrk']['duration_s']} s each (requests/s; p50/p99 ms under load):",
             "",
-            "| endpoint | billbook | baseline |",
-            "|---|---:|---:|",
+            "| endpoint | billbook | plain | naive |",
+            "|---|---:|---:|---:|",
         ]
         labels = {"search_small": "small-account search (page_size 100)", "search_small_ps10": "small-account search (page_size 10)",
                   "trivial": "trivial: GET /docs (no database)", "healthz": "GET /healthz (reads the database)"}
         for name, label in labels.items():
             cells = []
-            for server in ("billbook", "baseline"):
+            for server in ("billbook", "plain", "naive"):
                 r = tp.get(server, {}).get(name)
                 cells.append(f"{r['rps']:,.0f} ({r['p50_ms']}/{r['p99_ms']})" if r else "-")
             lines.append(f"| {label} | {' | '.join(cells)} |")
@@ -782,7 +776,7 @@ def markdown(result: dict) -> str:
 
 
 def compare(result: dict, sql: Sql, meta: dict, case_list: list[Case]) -> None:
-    """The correctness checks: totals equal COUNT(*); billbook and baseline agree."""
+    """The correctness checks: totals equal COUNT(*); billbook and each baseline agree."""
     accounts = {"big": meta["big"]["id"], "small": meta["small"]["id"]}
     for case in case_list:
         b = result["latency"]["billbook"][case.name]["data"]
@@ -790,15 +784,345 @@ def compare(result: dict, sql: Sql, meta: dict, case_list: list[Case]) -> None:
             expected = sql.expected_total(accounts[case.key], case.body or {})
             assert b["total"] == expected, f"billbook {case.name}: total {b['total']}, COUNT(*) {expected}"
             assert len(b["items"]) == min(100, expected - (case.body.get("page", 1) - 1) * 100), f"billbook {case.name}: {len(b['items'])} items"
-        n = result["latency"].get("baseline", {}).get(case.name, {}).get("data")
-        if n is not None:
+        for baseline in ("naive", "plain"):
+            n = result["latency"].get(baseline, {}).get(case.name, {}).get("data")
+            if n is None:
+                continue
             if case.path.endswith("/search"):
-                assert n["total"] == b["total"], f"{case.name}: baseline total {n['total']}, billbook {b['total']}"
-                assert [i["uuid"] for i in n["items"]] == [i["uuid"] for i in b["items"]], f"{case.name}: pages differ"
-                upstream = [{k: v for k, v in i.items() if k not in ("amount", "balance_after")} for i in b["items"]]
-                assert n["items"] == upstream, f"{case.name}: items render differently:\n{n['items'][0]}\n{upstream[0]}"
+                assert n["total"] == b["total"], f"{case.name}: {baseline} total {n['total']}, billbook {b['total']}"
+                assert [i["uuid"] for i in n["items"]] == [i["uuid"] for i in b["items"]], f"{case.name}: {baseline}'s page differs"
+                assert same_items(n["items"], b["items"]), f"{case.name}: {baseline} renders differently:\n{n['items'][0]}\n{b['items'][0]}"
             else:
-                assert n == b, f"{case.name}: usage_stats differ:\nbaseline {json.dumps(n)[:600]}\nbillbook {json.dumps(b)[:600]}"
+                assert n == b, f"{case.name}: usage_stats differ:\n{baseline} {json.dumps(n)[:600]}\nbillbook {json.dumps(b)[:600]}"
+
+
+# ---------------------------------------------------------------------------------- fresh database
+#
+# ``--fresh sqlite,postgresql``: a new, empty database per dialect, filled through the API only,
+# then (in this order, each server alone on the machine):
+#
+# 1. PostgreSQL: ANALYZE (statistics of the database before the load), 200,000 charges for one
+#    account through ``charges/batch`` (``created_at`` spread over 360 days), then at once, with no
+#    ANALYZE, the big account's searches against the small account's page 1 ("unanalysed"), then
+#    the same after ANALYZE; the statistics' state is recorded before and after;
+# 2. the small account (51 records, page_size 10) under wrk at 32 and at 1 connection, on billbook,
+#    the plain baseline and the naive one; ``/healthz`` and ``/docs`` on billbook;
+# 3. ``billbook serve --workers N`` for N in 1, 2, 4: the small-account search at 32 connections,
+#    and at 1 and 2 workers batch ingestion spread over many accounts; the server log must not say
+#    "database is locked".
+
+PG_ADMIN_URL = os.environ.get("BILLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+FRESH_MODELS = ("wavespeed-ai/flux-dev", "google/veo3", "bytedance/seedream-v4.5", "kling/v2.1")
+SMALL_RECORDS = 51
+
+
+@dataclass(frozen=True)
+class FreshPlan:
+    duration: int  # seconds per wrk run (after an unmeasured run of a fifth of it)
+    n: int  # timed requests per latency case
+    budget_s: float
+    big_charges: int  # charges loaded into the big account (PostgreSQL)
+    ingest_charges: int  # charges per ingestion run, spread over the ingestion accounts
+    ingest_accounts: int
+    workers: tuple[int, ...]
+    clients: int = 4
+
+    @classmethod
+    def make(cls, quick: bool) -> FreshPlan:
+        if quick:
+            return cls(duration=1, n=5, budget_s=5, big_charges=2_000, ingest_charges=2_000, ingest_accounts=10, workers=(1, 2), clients=2)
+        return cls(duration=15, n=200, budget_s=30, big_charges=200_000, ingest_charges=100_000, ingest_accounts=200, workers=(1, 2, 4))
+
+
+def _admin_headers() -> dict:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def _ok(response: httpx.Response) -> dict:
+    assert response.status_code == 200, f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: {response.text[:300]}"
+    return response.json()["data"]
+
+
+def _new_account(http: httpx.Client, name: str, balance: str) -> dict:
+    account = _ok(http.post("/internal/v1/accounts", json={"name": name, "balance": balance}))
+    key = _ok(http.post(f"/internal/v1/accounts/{account['id']}/keys", json={"name": "bench"}))
+    return {"id": account["id"], "api_key": key["api_key"], "access_key_id": key["access_key_id"]}
+
+
+def _timed_charges(access_key_ids: list[str], n: int, end_ms: int, days: int, rng_seed: int) -> list[dict]:
+    import random
+
+    rng = random.Random(rng_seed)
+    return [
+        {
+            "prediction_uuid": uuid.uuid4().hex,
+            "access_key_id": access_key_ids[i % len(access_key_ids)],
+            "model_uuid": FRESH_MODELS[i % len(FRESH_MODELS)],
+            "model_type": "text-to-image",
+            "price": PRICES[i % len(PRICES)],
+            "created_at": end_ms - rng.randrange(days * MS_PER_DAY),
+        }
+        for i in range(n)
+    ]
+
+
+def seed_fresh(base: str, end_ms: int, plan: FreshPlan) -> dict:
+    """The small account (exactly 51 records over the last 30 days: charges, three refunded), the
+    big account (empty yet) and the accounts that ingestion spreads its charges over."""
+    with httpx.Client(base_url=base, headers=_admin_headers(), timeout=120) as http:
+        small = _new_account(http, "small", "100")
+        opening = _ok(http.post("/api/v3/billings/search", json={"page_size": 1}, headers={"Authorization": f"Bearer {small['api_key']}"}))["total"]
+        refunded = 3
+        charges = _timed_charges([small["access_key_id"]], SMALL_RECORDS - opening - refunded, end_ms - MS_PER_DAY, 30, 11)
+        data = _ok(http.post("/internal/v1/charges/batch", json={"charges": charges}))
+        assert data["created"] == len(charges), data
+        for charge in charges[:refunded]:
+            _ok(http.post(f"/internal/v1/predictions/{charge['prediction_uuid']}/status", json={"status": "failed"}))
+        total = _ok(http.post("/api/v3/billings/search", json={"page_size": 1}, headers={"Authorization": f"Bearer {small['api_key']}"}))["total"]
+        assert total == SMALL_RECORDS, f"small account: {total} records"
+        big = _new_account(http, "big", "100000")
+        spread = [_new_account(http, f"ingest-{i}", "1000") for i in range(plan.ingest_accounts)]
+    return {"small": small, "big": big, "ingest_keys": [a["access_key_id"] for a in spread]}
+
+
+def _load(base: str, charges: list[dict], clients: int) -> dict:
+    """Send ``charges`` in batches of 1,000 from ``clients`` concurrent clients; charges/s."""
+    bodies = [json.dumps({"charges": charges[i : i + 1000]}).encode() for i in range(0, len(charges), 1000)]
+    payloads = [bodies[c::clients] for c in range(clients)]
+    seconds, statuses = asyncio.run(_batch_clients(base, payloads))
+    assert statuses["created"] == len(charges), f"batch: {dict(statuses)} of {len(charges)} sent"
+    return {"charges": len(charges), "clients": clients, "seconds": round(seconds, 2), "per_s": round(len(charges) / seconds, 1)}
+
+
+def _pg_stats(sql: Sql) -> dict:
+    row = sql.rows(
+        "SELECT s.last_analyze IS NOT NULL, s.last_autoanalyze IS NOT NULL, s.n_mod_since_analyze, c.reltuples "
+        "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'billing_records'"
+    )[0]
+    return {"analyzed": bool(row[0]), "autoanalyzed": bool(row[1]), "n_mod_since_analyze": int(row[2]), "reltuples": float(row[3])}
+
+
+def unanalysed_cases(end_ms: int, big_total: int) -> list[Case]:
+    search = "/api/v3/billings/search"
+    window_end = end_ms - 60 * MS_PER_DAY - 37_123_456  # mid-day bounds, two months before the end
+    window = {"start_time": str(window_end - 30 * MS_PER_DAY), "end_time": str(window_end)}
+    deep = max(2, int(big_total * 2 / 3 / 10))
+    return [
+        Case("small_page1", "small account, page 1", "POST", search, "small", {"page": 1, "page_size": 10}, False),
+        Case("big_type_30d", "big account, type deduct + 30-day window", "POST", search, "big",
+             {"billing_type": "deduct", **window, "page": 1, "page_size": 10}, True),
+        Case("big_page1", "big account, page 1 with total", "POST", search, "big", {"page": 1, "page_size": 10}, True),
+        Case("big_deep", f"big account, page {deep:,} of 10", "POST", search, "big", {"page": deep, "page_size": 10}, True),
+        Case("big_model", "big account, one model_uuid", "POST", search, "big", {"model_uuid": FRESH_MODELS[1], "page": 1, "page_size": 10}, True),
+    ]
+
+
+def _wrk_pair(base: str, path: str, *, method: str = "GET", body: dict | None = None, key: str | None = None, duration: int, connections: int) -> dict:
+    """An unmeasured run (pools open, caches fill), then the measured one; no errors allowed.
+    Quick runs (1 s) skip the unmeasured one: they check the harness, not the figures."""
+    if duration > 1:
+        wrk(base + path, method=method, body=body, key=key, duration=max(1, duration // 5), connections=connections)
+    result = wrk(base + path, method=method, body=body, key=key, duration=duration, connections=connections)
+    assert result["errors"] == 0 and result["requests"] > 0, f"wrk {path} c{connections}: {result}"
+    return result
+
+
+def _locked(server: Sampled) -> int:
+    return server.server.log_text().count("database is locked")
+
+
+def fresh_run(dialect: str, plan: FreshPlan, out: Path, tag: str, keep: bool) -> dict:
+    """Everything above, for one dialect, on a database made for it and dropped afterwards."""
+    if dialect == "sqlite":
+        path = out / f"{tag}-sqlite.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url, drop = f"sqlite:///{path}", (lambda: None if keep else [Path(f"{path}{x}").unlink(missing_ok=True) for x in ("", "-wal", "-shm")])
+    else:
+        import asyncpg
+
+        name = f"billbook_bench_fresh_{uuid.uuid4().hex[:8]}"
+
+        async def admin(statement: str) -> None:
+            conn = await asyncpg.connect(PG_ADMIN_URL)
+            try:
+                await conn.execute(statement)
+            finally:
+                await conn.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        drop = (lambda: None) if keep else (lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    end_ms = (int(time.time() * 1000) // MS_PER_DAY) * MS_PER_DAY - 1  # the end of yesterday, UTC
+    result: dict = {"dialect": dialect, "database": url if keep else "(dropped)", "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    try:
+        log = lambda name: out / f"{tag}-{dialect}-{name}.log"  # noqa: E731
+        server = launch("billbook", url, 1, log("billbook-w1-seed"))
+        try:
+            accounts = seed_fresh(server.base, end_ms, plan)
+            keys = {"small": accounts["small"]["api_key"], "big": accounts["big"]["api_key"]}
+            if dialect == "postgresql":
+                result["unanalysed"] = _unanalysed(server, Sql(url), accounts, keys, end_ms, plan)
+        finally:
+            server.stop()
+        result["small_search"] = _side_by_side(url, keys["small"], plan, log)
+        result["workers"] = _workers(dialect, url, keys["small"], accounts["ingest_keys"], end_ms, plan, log)
+        result["small_records"] = Sql(url).scalar("SELECT COUNT(*) FROM billing_records WHERE account_id = :a", {"a": accounts["small"]["id"]})
+        result["records"] = Sql(url).scalar("SELECT COUNT(*) FROM billing_records")
+    finally:
+        drop()
+    return result
+
+
+def _unanalysed(server: Sampled, sql: Sql, accounts: dict, keys: dict, end_ms: int, plan: FreshPlan) -> dict:
+    charges = _timed_charges([accounts["big"]["access_key_id"]], plan.big_charges, end_ms, 360, 7)
+    server.phase = "load big account"
+    # Statistics that describe the database as it was before the load, as autovacuum leaves them on a
+    # live server: the state a back-fill or a busy first hour meets (never-analysed tables do not last).
+    sql.execute("ANALYZE")
+    before = _pg_stats(sql)
+    load = _load(server.base, charges, plan.clients)
+    print(f"  billbook loaded {load['charges']:,} charges for one account in {load['seconds']} s ({load['per_s']:,.0f}/s)", file=sys.stderr, flush=True)
+    after_load = _pg_stats(sql)
+    big_total = sql.scalar("SELECT COUNT(*) FROM billing_records WHERE account_id = :a", {"a": accounts["big"]["id"]})
+    case_list = unanalysed_cases(end_ms, big_total)
+    latency = measure_latency(server, case_list, keys, n=plan.n, warmup=2, budget_s=plan.budget_s)
+    after_cases = _pg_stats(sql)
+    ids = {"big": accounts["big"]["id"], "small": accounts["small"]["id"]}
+    for case in case_list:
+        data = latency[case.name].pop("data")
+        expected = sql.expected_total(ids[case.key], case.body or {})
+        assert data["total"] == expected, f"unanalysed {case.name}: total {data['total']}, COUNT(*) {expected}"
+    # The same cases once the statistics are fresh: tells a plan that needs them from a case that is slow anyway.
+    sql.execute("ANALYZE")
+    analysed = measure_latency(server, case_list, keys, n=plan.n, warmup=2, budget_s=plan.budget_s)
+    for runs in (latency, analysed):
+        small = runs["small_page1"]["p50_ms"]
+        for case in runs.values():
+            case.pop("data", None)
+            case["vs_small_page1"] = _ratio(case["p50_ms"], small)
+    return {"load": load, "big_records": big_total, "stats_before_load": before, "stats_after_load": after_load,
+            "stats_after_cases": after_cases, "titles": {c.name: c.title for c in case_list}, "latency": latency,
+            "latency_after_analyze": analysed}
+
+
+def _side_by_side(url: str, small_key: str, plan: FreshPlan, log) -> dict:  # noqa: ANN001
+    search, body = "/api/v3/billings/search", {"page": 1, "page_size": 10}
+    results: dict = {}
+    for name in SERVERS:
+        server = launch(name, url, 1, log(f"{name}-w1"))
+        try:
+            r: dict = {}
+            for connections in (32, 1):
+                server.phase = f"wrk search c{connections}"
+                r[f"search_c{connections}"] = _wrk_pair(server.base, search, method="POST", body=body, key=small_key,
+                                                        duration=plan.duration, connections=connections)
+            if name == "billbook":
+                for label, path in (("healthz", "/healthz"), ("docs", "/docs")):
+                    r[label] = _wrk_pair(server.base, path, duration=plan.duration, connections=32)
+            results[name] = r
+            print(f"  {name:8} small search c32 {r['search_c32']['rps']:8.1f} req/s, c1 {r['search_c1']['rps']:8.1f} req/s",
+                  file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+    return results
+
+
+def _workers(dialect: str, url: str, small_key: str, ingest_keys: list[str], end_ms: int, plan: FreshPlan, log) -> dict:  # noqa: ANN001
+    results: dict = {}
+    for n in plan.workers:
+        server = launch("billbook", url, n, log(f"billbook-w{n}"))
+        try:
+            r = {"search_c32": _wrk_pair(server.base, "/api/v3/billings/search", method="POST", body={"page": 1, "page_size": 10},
+                                         key=small_key, duration=plan.duration, connections=32)}
+            if n <= 2:
+                charges = _timed_charges(ingest_keys, plan.ingest_charges, end_ms, 30, 100 + n)
+                r["ingestion"] = _load(server.base, charges, plan.clients) | {"accounts": len(ingest_keys)}
+            r["database_is_locked"] = _locked(server)
+            results[str(n)] = r
+            print(f"  billbook --workers {n}: search {r['search_c32']['rps']:8.1f} req/s"
+                  + (f", batch {r['ingestion']['per_s']:,.0f} charges/s" if "ingestion" in r else ""), file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+        if dialect == "sqlite":
+            assert results[str(n)]["database_is_locked"] == 0, f"--workers {n}: 'database is locked' in the log"
+    return results
+
+
+def fresh_markdown(report: dict) -> str:
+    c = report["conditions"]
+    lines = [
+        f"Measured at `{c['commit']}`, {report['started']}; {c['nproc']} cores ({c['cpu']}), load average at start "
+        f"{', '.join(f'{x:.2f}' for x in c['load_avg_at_start'])}; " + ", ".join(f"{k} {v}" for k, v in c["versions"].items()) + ".",
+        f"wrk -t1, {report['plan']['duration']} s per run"
+        + (f" after an unmeasured {report['plan']['duration'] // 5} s run; " if report["plan"]["duration"] > 1 else "; ")
+        + 
+        f"latency: {report['plan']['n']} sequential requests per case on one keep-alive connection, after 2 warm-up requests.",
+        "",
+    ]
+    for dialect, r in report["dialects"].items():
+        s = r["small_search"]
+        lines += [f"**{dialect}** ({r['records']:,} records in the database at the end; the small account {r['small_records']})", "",
+                  "| server | small search c32 req/s (p50/p99 ms) | c1 req/s (p50 ms) | `/healthz` c32 | `/docs` c32 |", "|---|---:|---:|---:|---:|"]
+        for name in ("billbook", "plain", "naive"):
+            x = s[name]
+            cell = lambda k: f"{x[k]['rps']:,.0f}" if k in x else "-"  # noqa: E731
+            lines.append(f"| {name} | {x['search_c32']['rps']:,.0f} ({x['search_c32']['p50_ms']}/{x['search_c32']['p99_ms']}) | "
+                         f"{x['search_c1']['rps']:,.0f} ({x['search_c1']['p50_ms']}) | {cell('healthz')} | {cell('docs')} |")
+        b, p = s["billbook"], s["plain"]
+        lines += ["", f"billbook / plain: {_ratio(b['search_c32']['rps'], p['search_c32']['rps'])}x at 32 connections (target >= 1.5x), "
+                  f"{_ratio(b['search_c1']['rps'], p['search_c1']['rps'])}x at 1 (target >= 1x); `/healthz` / `/docs`: "
+                  f"{_ratio(b['healthz']['rps'], b['docs']['rps']):.0%} (target >= 40%).", ""]
+        if "unanalysed" in r:
+            u = r["unanalysed"]
+            st = u["stats_after_cases"]
+            lines += [f"Unanalysed: {u['load']['charges']:,} charges for one account through `charges/batch` ({u['load']['clients']} clients, "
+                      f"{u['load']['per_s']:,.0f} charges/s, created_at over 360 days), then at once (page_size 10, ms):", "",
+                      "| case | p50 | p99 | vs small page 1 (target <= 3x) | after ANALYZE: p50 | vs small page 1 |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, x in u["latency"].items():
+                y = u.get("latency_after_analyze", {}).get(name)
+                then = f"{y['p50_ms']:.2f} | {y['vs_small_page1']}x" if y else "- | -"
+                lines.append(f"| {u['titles'][name]} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | {x['vs_small_page1']}x | {then} |")
+            lines += ["", f"billing_records statistics after the cases: ANALYZE run {st['analyzed']}, autoanalyze run {st['autoanalyzed']}, "
+                      f"rows changed since the last analyze {st['n_mod_since_analyze']:,}, pg_class.reltuples {st['reltuples']:,.0f}.", ""]
+        lines += ["| `billbook serve --workers N` | small search c32 req/s (p50/p99 ms) | batch charges/s (accounts) | 'database is locked' in the log |",
+                  "|---|---:|---:|---:|"]
+        for n, x in r["workers"].items():
+            ing = x.get("ingestion")
+            batch = f"{ing['per_s']:,.0f} ({ing['accounts']})" if ing else "-"
+            lines.append(f"| {n} | {x['search_c32']['rps']:,.0f} ({x['search_c32']['p50_ms']}/{x['search_c32']['p99_ms']}) | "
+                         f"{batch} | {x['database_is_locked']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fresh_main(args: argparse.Namespace) -> dict:
+    dialects = [d.strip() for d in args.fresh.split(",") if d.strip()]
+    assert set(dialects) <= {"sqlite", "postgresql"}, f"--fresh takes sqlite and/or postgresql, not {dialects}"
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    plan = FreshPlan.make(args.quick)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    tag = f"fresh-{'quick' if args.quick else 'full'}-{stamp}"
+    args.duration, args.n, args.warmup, args.budget = plan.duration, plan.n, 2, plan.budget_s
+    report = {"quick": args.quick, "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "plan": plan.__dict__ | {"workers": list(plan.workers)},
+              "conditions": conditions({"dialect": "sqlite", "db": "", "requested": {"accounts": 0}}, args), "dialects": {}}
+    for dialect in dialects:
+        print(f"fresh {dialect}: starting", file=sys.stderr, flush=True)
+        report["dialects"][dialect] = fresh_run(dialect, plan, args.out, tag, args.keep)
+    if "postgresql" in dialects:
+        try:
+            report["conditions"]["versions"]["postgresql"] = Sql(PG_ADMIN_URL).rows("SHOW server_version")[0][0]
+        except Exception:  # noqa: BLE001
+            pass
+    text = fresh_markdown(report)
+    (args.out / f"{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{tag}.md").write_text(text)
+    print(text)
+    print(f"written: {args.out / (tag + '.json')} and .md", file=sys.stderr)
+    return report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -813,10 +1137,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 15; quick 2)")
     parser.add_argument("--batches", type=int, default=None, help="batches of 1,000 per ingestion client (default 25; quick 2)")
     parser.add_argument("--single-seconds", type=float, default=None, help="seconds of single charges (default 15; quick 2)")
-    parser.add_argument("--skip", action="append", default=[], choices=["baseline", "throughput", "ingestion", "verify"])
+    parser.add_argument("--skip", action="append", default=[], choices=["baseline", "naive", "plain", "throughput", "ingestion", "verify"],
+                        help="baseline skips both baselines")
     parser.add_argument("--profile", action="store_true", help="py-spy record billbook during each latency case and the batch ingestion")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--fresh", metavar="DIALECTS", help="instead of a generated data set: new databases (sqlite,postgresql) "
+                        "filled through the API; small-account search on all three servers, unanalysed search, --workers 1/2/4")
+    parser.add_argument("--keep", action="store_true", help="with --fresh: keep the databases afterwards")
     args = parser.parse_args(argv)
+    if args.fresh:
+        return fresh_main(args)
     quick = args.quick
     args.n = args.n or (10 if quick else 200)
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
@@ -858,11 +1188,10 @@ def main(argv: list[str] | None = None) -> dict:
         "load": meta.get("load"),
     }
     small_case = case_list[0]
-    servers = ([] if "baseline" in args.skip else ["baseline"]) + ["billbook"]
-    for name in servers:
+    skipped = set(args.skip) | ({"naive", "plain"} if "baseline" in args.skip else set())
+    for name in (s for s in SERVERS if s not in skipped):
         print(f"{name}: starting on {meta['dialect']}", file=sys.stderr, flush=True)
-        start = start_baseline if name == "baseline" else start_billbook
-        server = start(db_url, args.workers, args.out / f"{tag}-{name}.log")
+        server = launch(name, db_url, args.workers, args.out / f"{tag}-{name}.log")
         try:
             if args.profile and name == "billbook":
                 result["profiles"] = {}
@@ -877,7 +1206,8 @@ def main(argv: list[str] | None = None) -> dict:
                         result["profiles"][case.name] = summarise_profile(path)
                 result["latency"][name] = lat
             else:
-                result["latency"][name] = measure_latency(server, case_list, keys, n=args.n, warmup=args.warmup, budget_s=args.budget)
+                served = case_list if name != "plain" else [c for c in case_list if c.path.endswith("/search")]
+                result["latency"][name] = measure_latency(server, served, keys, n=args.n, warmup=args.warmup, budget_s=args.budget)
             if "throughput" not in args.skip:
                 spy_to = args.out / f"{tag}-profile-wrk" if args.profile and name == "billbook" else None
                 result["throughput"][name] = measure_throughput(server, small_case, keys["small"], duration=args.duration, profile_to=spy_to)

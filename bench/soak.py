@@ -21,7 +21,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from launcher import BillbookServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -151,33 +151,6 @@ async def _pg(admin_url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
-
-
-def start_server(db_url: str, log_dir: Path, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    with (log_dir / "server-stderr.log").open("wb") as stderr:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", db_url],
-            env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
-            stdout=subprocess.DEVNULL,  # access lines: one per request
-            stderr=stderr,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((log_dir / "server-stderr.log").read_text())
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start within 60 s")
 
 
 def server_error_lines(log_dir: Path) -> list[str]:
@@ -344,16 +317,11 @@ def run(seconds: float, rate: float, pg_admin_url: str = PG_ADMIN_URL, n_account
     try:
         with tempfile.TemporaryDirectory(prefix="billbook-soak-") as tmp:
             log_dir = Path(tmp)
-            proc, base = start_server(db_url, log_dir)
+            server = BillbookServer(db_url, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN}, log=log_dir / "server-stderr.log").start()
             try:
-                report = asyncio.run(drive(base, proc.pid, seconds, rate, n_accounts))
+                report = asyncio.run(drive(server.base_url, server.pid, seconds, rate, n_accounts))
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                server.stop(timeout=30)
             report.server_errors = server_error_lines(log_dir)
     finally:
         asyncio.run(_pg(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

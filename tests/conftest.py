@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -28,6 +25,13 @@ from billbook.settings import Settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
 from billbook.store.tables import metadata
+
+# The server launcher lives with the benchmark scripts, which use it too; ``bench/`` is not a package.
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from launcher import BillbookServer, free_port  # noqa: E402, F401 (free_port: for tests that pick a port themselves)
 
 ADMIN_TOKEN = "test-admin-token"
 PG_ADMIN_URL = os.environ.get("BILLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -154,48 +158,20 @@ class LiveServer:
     database_url: str
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_running: dict[int, BillbookServer] = {}
 
 
 def start_server(database_url: str, *, workers: int = 1, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """``billbook serve`` in a child process; returns once ``/healthz`` answers.
-
-    The child's log goes to a file (a pipe nobody reads would fill and stall the server)."""
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", database_url, "--workers", str(workers)],
-        env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"server exited: {log.read().decode(errors='replace')[-4000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                log.close()  # the child keeps its own descriptor
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    log.close()
-    raise RuntimeError("server did not start within 60 s")
+    """``billbook serve`` in a child process (``bench/launcher.py``); returns once ``/healthz`` answers."""
+    server = BillbookServer(database_url, workers=workers, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}).start()
+    assert server.proc is not None
+    _running[server.pid] = server
+    return server.proc, server.base_url
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """Stop a server from ``start_server``: SIGTERM, then SIGKILL after 15 s."""
+    _running.pop(proc.pid).stop(timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -1,48 +1,26 @@
 """Real ``billbook serve`` processes for the crash and multi-process tests.
 
-Wraps ``start_server``/``stop_server`` from conftest: the child's stderr is drained by a thread
-(a server that logs every request would otherwise block once the pipe fills), and a server can
-be killed with SIGKILL, as a crash would, and started again on the same database.
+A thin layer over ``bench/launcher.py`` (the one launcher, shared with the benchmark scripts): the
+server starts with the tests' admin token and is ready when the constructor returns; ``kill()``
+is SIGKILL, as a crash would be, and ``restart()`` (or a new ``Server`` on the same URL) starts it
+again on the same database. The server's log goes to a file, so a server that logs every request
+never blocks on a full pipe.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import drop_pg_database, new_pg_database, start_server, stop_server
+from tests.conftest import ADMIN_TOKEN, BillbookServer, drop_pg_database, new_pg_database
 
 
-class Server:
+class Server(BillbookServer):
     def __init__(self, database_url: str, *, workers: int = 1) -> None:
-        self.database_url = database_url
-        self.proc, self.base_url = start_server(database_url, workers=workers)
-        self.tail: deque[str] = deque(maxlen=50)
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-
-    def _read_stderr(self) -> None:
-        stream = self.proc.stderr
-        if stream is None:
-            return
-        for line in iter(stream.readline, b""):
-            self.tail.append(line.decode(errors="replace"))
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs, as when the machine or the process dies."""
-        self.proc.kill()
-        self.proc.wait()
-        self._drain.join(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-    def stop(self) -> None:
-        stop_server(self.proc)
-        self._drain.join(timeout=10)
+        super().__init__(database_url, workers=workers, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN})
+        self.start()
 
 
 @contextmanager
