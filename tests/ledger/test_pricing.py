@@ -127,7 +127,7 @@ async def test_a_batch_costs_a_fixed_number_of_queries(db: Database) -> None:
     def count(*args: object) -> None:
         statements.append(str(args[2]))
 
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", count)
+    event.listen(db.sync_engine, "before_cursor_execute", count)
     try:
         await batch(db, [PriceRequest(accounts_[0], "m/0", now, {"n": 1})])
         one = len(statements)
@@ -136,7 +136,7 @@ async def test_a_batch_costs_a_fixed_number_of_queries(db: Database) -> None:
         results = await batch(db, many)
         assert len(statements) == one
     finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", count)
+        event.remove(db.sync_engine, "before_cursor_execute", count)
     assert all(isinstance(r, Quote) for r in results)
 
 

@@ -109,7 +109,7 @@ def explained(database_url: str) -> Iterator[None]:
 
     from billbook.ledger.errors import BillbookError, InvalidRequest
     from billbook.settings import SettingsError, hide_password
-    from billbook.store.db import UnsupportedDatabase
+    from billbook.store.db import UnsupportedDatabase, unusable_database_errors
 
     shown = hide_password(database_url)
     try:
@@ -122,8 +122,8 @@ def explained(database_url: str) -> Iterator[None]:
         raise Failure(exc.message, EXIT_REFUSED) from None
     except (UnsupportedDatabase, ArgumentError) as exc:
         raise Failure(f"{shown}: {exc}", EXIT_USAGE) from None
-    except DBAPIError as exc:
-        reason = _first_line(exc.orig or exc)
+    except unusable_database_errors() as exc:
+        reason = _first_line(exc.orig or exc if isinstance(exc, DBAPIError) else exc)
         message = f"cannot use the database {shown}: {reason}"
         raise Failure(_without_password(message, database_url), EXIT_USAGE) from None
     except OSError as exc:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import Engine, URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from billbook.store.sqlite_loop import SqliteStore
@@ -35,6 +35,18 @@ PG_READ_PLANNER_SETTINGS = (
 
 class UnsupportedDatabase(ValueError):
     """The URL names a database billbook does not run on."""
+
+
+def unusable_database_errors() -> tuple[type[BaseException], ...]:
+    """What a database that cannot be opened, reached or used raises: SQLAlchemy's wrapped errors,
+    and the drivers' own where billbook calls them directly (``sqlite3`` on SQLite's loop path,
+    asyncpg for prepared reads and array inserts)."""
+    import sqlite3
+
+    from asyncpg import PostgresError
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError, sqlite3.Error, PostgresError)
 
 
 def async_url(url: str) -> URL:
@@ -97,6 +109,11 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous engine under every connection handed out, for SQLAlchemy's events."""
+        return self.sqlite.engine if self.sqlite is not None else self.write_engine.sync_engine
 
     @asynccontextmanager
     async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
