@@ -13,7 +13,7 @@ import typer
 
 from billbook.cli.operating import DATABASE, in_transaction, operator_command
 from billbook.cli.operator import emit
-from billbook.cli.options import AccountId, Json, parse_usd
+from billbook.cli.options import AccountId, Json, usd_option
 
 if TYPE_CHECKING:
     from billbook.settings import Settings
@@ -64,9 +64,7 @@ def _line(item: dict) -> str:
 def models_set(
     settings: Settings,
     model_id: ModelId,
-    base_price: Annotated[
-        int, typer.Option("--base-price", help="Base price in USD.", parser=parse_usd, metavar="USD", show_default=False)
-    ],
+    base_price: Annotated[int, usd_option("--base-price", "Base price in USD.")],
     formula: Annotated[
         str | None, typer.Option("--formula", help="JSONata over base_price and the inputs, e.g. 'base_price * duration / 5'.")
     ] = None,

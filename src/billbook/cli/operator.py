@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from billbook.cli.operating import DATABASE, in_transaction, on_database, operator_command
-from billbook.cli.options import AccountId, Json, parse_name, parse_usd
+from billbook.cli.options import AccountId, Json, parse_name, usd_option
 
 if TYPE_CHECKING:
     from billbook.settings import Settings
@@ -61,9 +61,7 @@ def db_upgrade(settings: Settings) -> None:
 def accounts_create(
     settings: Settings,
     name: Annotated[str, typer.Option("--name", help="Account name.", parser=parse_name)],
-    balance: Annotated[
-        int, typer.Option("--balance", help="Opening balance in USD.", parser=parse_usd, metavar="USD")
-    ] = 0,
+    balance: Annotated[int, usd_option("--balance", "Opening balance in USD.", show_default=True)] = 0,
     as_json: Json = False,
 ) -> None:
     """Create an account, with an optional opening balance (written as a recharge).
@@ -118,9 +116,7 @@ def keys_revoke(
 def recharge(
     settings: Settings,
     account: AccountId,
-    amount: Annotated[
-        int, typer.Option("--amount", help="Amount in USD.", parser=parse_usd, metavar="USD", show_default=False)
-    ],
+    amount: Annotated[int, usd_option("--amount", "Amount in USD.")],
     reference: Annotated[
         str | None,
         typer.Option("--reference", help="Idempotency reference (e.g. the payment id); repeating it is a no-op."),

@@ -96,6 +96,11 @@ def parse_usd(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not an amount of USD with at most 6 decimals") from None
 
 
+def usd_option(flag: str, help_text: str, *, show_default: bool = False) -> Any:
+    """An option taking USD, handed to the command as micro-dollars."""
+    return typer.Option(flag, help=help_text, parser=parse_usd, metavar="USD", show_default=show_default)
+
+
 def parse_account_id(text: str) -> int:
     """An account id: a whole number that fits the databases' 32-bit column."""
     try:

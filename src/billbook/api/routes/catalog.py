@@ -127,15 +127,7 @@ async def versions(
 async def add_version(request: Request, model_id: ModelPath, body: ModelVersionRequest) -> JSONBody:
     """Versions are never edited. Sending the version already in force at ``effective_from``
     again adds nothing (``created: false``); another version at the same ``effective_from`` is 409."""
-    new = pricing.NewVersion(
-        name=body.name or model_id,
-        base_price=body.base_price,
-        type=body.type,
-        description=body.description,
-        formula=body.formula,
-        sort_order=body.sort_order,
-        effective_from=body.effective_from,
-    )
+    new = pricing.NewVersion(**(body.model_dump() | {"name": body.name or model_id}))
     async with as_operator(request) as conn:
         version, created = await pricing.add_version(conn, model_id, new)
     return success({**version_item(version), "created": created})
