@@ -56,6 +56,14 @@ MODELS = (
           "base_price * duration / 8", (("duration", (4, 8)),)),
     Model("openai/whisper-large-v3", "audio-to-text", "Whisper large v3", 6_000, 8),
 )
+#: What each kind of model does, as the catalog describes it.
+DOES = {
+    "text-to-image": "Images from a text prompt",
+    "image-to-image": "Edits an image from a text instruction",
+    "image-to-video": "Video from an image, priced per 5 seconds",
+    "text-to-video": "Video from a text prompt",
+    "audio-to-text": "Transcribes speech to text",
+}
 #: A price cut part-way through the history: charges before it keep the old price.
 PRICE_CUT = (MODELS[1].uuid, 20_000, 2 / 3)
 #: The demo account's negotiated discount (percent, hundredths), from now on.
@@ -113,15 +121,14 @@ async def build_catalog(conn: AsyncConnection, start: int, days: int) -> None:
     """The demo's price list: every model from before the history starts, one price cut part-way."""
     from billbook.ledger import pricing
 
+    def version(m: Model, price: int, effective_from: int) -> pricing.NewVersion:
+        return pricing.NewVersion(m.name, price, m.kind, DOES[m.kind], m.formula, MODELS.index(m) + 1, effective_from)
+
     for m in MODELS:
-        new = pricing.NewVersion(m.name, m.base_price, m.kind, f"{m.name} ({m.kind})", m.formula,
-                                 MODELS.index(m) + 1, start - MS_PER_DAY)
-        await pricing.add_version(conn, m.uuid, new)
+        await pricing.add_version(conn, m.uuid, version(m, m.base_price, start - MS_PER_DAY))
     model_id, price, when = PRICE_CUT
-    first = next(m for m in MODELS if m.uuid == model_id)
-    cut = pricing.NewVersion(first.name, price, first.kind, f"{first.name} ({first.kind})", first.formula,
-                             MODELS.index(first) + 1, start + int(days * when) * MS_PER_DAY)
-    await pricing.add_version(conn, model_id, cut)
+    cut = next(m for m in MODELS if m.uuid == model_id)
+    await pricing.add_version(conn, model_id, version(cut, price, start + int(days * when) * MS_PER_DAY))
 
 
 async def priced_charges(
