@@ -127,7 +127,7 @@ function priceRow(r) {
     tr.append(make("td", { colspan: "3", class: "price-error", "data-field": "error", text: `Price unavailable: ${r.error}` }));
     return tr;
   }
-  const base = r.formula ? make("span", { class: "price-note", title: BASE_NOTE, text: "base" }) : null;
+  const base = r.formula ? make("span", { class: "price-note", title: BASE_NOTE, text: "base price" }) : null;
   tr.append(
     make("td", { class: "num", "data-label": "List price", "data-field": "list" },
       make("span", { class: r.discount ? "list-price struck" : "list-price", text: formatUSD(r.listMicros) }), base),

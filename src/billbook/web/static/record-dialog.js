@@ -61,7 +61,7 @@ export function openRecord(r) {
     ["Price charged", formatUSD(toMicros(o.price))],
     ["List price", formatUSD(toMicros(o.origin_price))],
     ["Key number (ak_id)", o.ak_id],
-    ...(hasPriceVersion(o) ? [["Price version", o.price_version, "mono"]] : []),
+    ...(hasPriceVersion(o) ? [["Price version", o.price_version]] : []),
   ]) : note("Order", "No order: this record is not tied to a prediction."));
   const p = r.prediction;
   body.append(p ? section("Prediction", [
