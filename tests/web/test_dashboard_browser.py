@@ -998,3 +998,34 @@ def test_a_record_s_details_show_its_price_version(browser, priced, tmp_path):
         page.unroute("**/api/v3/billings/search")
     finally:
         session.close()
+
+
+def test_price_rows_without_a_page(session):
+    """prices.js's rows: catalog order by sort_order then id, exact money, a zero rate as no discount."""
+    session.page.goto("/")
+    rows = session.page.evaluate(
+        """async () => {
+            const p = await import("/static/prices.js");
+            const { parseExact } = await import("/static/api.js");
+            const models = parseExact(`[
+                {"model_id": "b/flat", "name": "b/flat", "description": "", "type": "", "base_price": 0.1, "sort_order": 2, "formula": null},
+                {"model_id": "a/big", "name": "Big", "description": "d", "type": "t", "base_price": 8999999999.999999, "sort_order": 2, "formula": null},
+                {"model_id": "c/video", "name": "Video", "description": "", "type": "", "base_price": 0.3, "sort_order": 1, "formula": "base_price * duration / 5"},
+                {"model_id": "d/down", "name": "Down", "description": "", "type": "", "base_price": 1, "sort_order": 0, "formula": null}
+            ]`);
+            const quotes = parseExact(`[
+                {"model_id": "b/flat", "price": 0.1, "discounted_price": 0.1, "discount_rate": 0, "currency": "USD"},
+                {"model_id": "a/big", "price": 8999999999.999999, "discounted_price": 7874999999.999999, "discount_rate": 12.5, "currency": "USD"},
+                {"model_id": "c/video", "price": 0.3, "discounted_price": 0.27, "discount_rate": 10, "currency": "USD"}
+            ]`);
+            quotes.push({ error: "pricing is down" });
+            return p.priceRows(models, quotes).map((r) => [r.model, r.name, r.formula,
+                r.listMicros === null ? null : String(r.listMicros),
+                r.payMicros === null ? null : String(r.payMicros), r.discount, r.error]);
+        }""")
+    assert rows == [
+        ["d/down", "Down", None, None, None, None, "pricing is down"],
+        ["c/video", "Video", "base_price * duration / 5", "300000", "270000", "10", None],
+        ["a/big", "Big", None, "8999999999999999", "7874999999999999", "12.5", None],
+        ["b/flat", "", None, "100000", "100000", None, None],
+    ]
