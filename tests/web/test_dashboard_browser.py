@@ -921,6 +921,22 @@ def test_prices_on_a_phone(browser, priced, tmp_path):
         session.close()
 
 
+def test_prices_in_the_dark(browser, priced, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path, color_scheme="dark")
+    page = session.page
+    try:
+        session.sign_in(priced.key)
+        open_prices(page)
+        discounted = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/transcribe"]')
+        expect(discounted.locator(".discount")).to_have_text("12.5% off")
+        page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/video"]').get_by_text("Depends on inputs").click()
+        session.shot("prices-dark-desktop")
+    finally:
+        session.close()
+
+
 def test_prices_loading_empty_and_error_states(browser, priced, tmp_path):
     from playwright.sync_api import expect
 
