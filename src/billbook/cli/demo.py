@@ -7,7 +7,7 @@ import random
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
 import typer
@@ -144,11 +144,11 @@ async def priced_charges(
     for p, quote in zip(planned, quotes, strict=True):
         if not isinstance(quote, pricing.Quote):
             raise quote
-        price = None if LEDGER_PRICES_CHARGES else quote.price
-        fields = {"price": price, "origin_price": None if price is None else quote.list_price}
         if LEDGER_PRICES_CHARGES:
-            fields["inputs"] = p.inputs
-        made.append(Charge(p.uuid, keys[p.key], p.model.uuid, model_type=p.model.kind, created_at=p.at, **fields))
+            terms: dict[str, Any] = {"inputs": p.inputs}
+        else:
+            terms = {"price": quote.price, "origin_price": quote.list_price}
+        made.append(Charge(p.uuid, keys[p.key], p.model.uuid, model_type=p.model.kind, created_at=p.at, **terms))
         prices.append(quote.price)
     return made, prices
 
