@@ -9,9 +9,9 @@ asynchronous clients (``_http``) only carry out those two effects, so the only c
 twice is that loop: the same split as a base client owning request building, retries and error
 mapping under two thin I/O shells.
 
-Every call the SDK makes is a read (search, balance, usage, the price catalog and quotes), so retrying any of them after a broken
-connection or a timeout cannot charge or credit anything twice. That is what makes the blanket retry
-policy below safe.
+Every call the SDK makes is a read (search, balance, usage, the price catalog and quotes), so
+retrying any of them after a broken connection or a timeout cannot charge or credit anything twice.
+That is what makes the blanket retry policy below safe.
 """
 
 from __future__ import annotations
