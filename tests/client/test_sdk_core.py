@@ -224,6 +224,9 @@ def _sync_calls(handler: Handler, tmp: Path) -> None:
         client.billings.search(page=2, page_size=5, **EVERY_FILTER)
         list(client.billings.iter(sort="asc", page_size=7, **EVERY_FILTER))
         client.billings.export(tmp / "sync.csv", **EVERY_FILTER)
+        client.models.list()
+        client.models.price("v/duration", {"duration": 7})
+        client.models.price("v/duration")
 
 
 async def _async_calls(handler: Handler, tmp: Path) -> None:
@@ -233,6 +236,9 @@ async def _async_calls(handler: Handler, tmp: Path) -> None:
         await client.billings.search(page=2, page_size=5, **EVERY_FILTER)
         [r async for r in client.billings.iter(sort="asc", page_size=7, **EVERY_FILTER)]
         await client.billings.export(tmp / "async.csv", **EVERY_FILTER)
+        await client.models.list()
+        await client.models.price("v/duration", {"duration": 7})
+        await client.models.price("v/duration")
 
 
 def test_both_shells_send_the_same_requests(tmp_path: Path) -> None:
@@ -247,6 +253,10 @@ def test_both_shells_send_the_same_requests(tmp_path: Path) -> None:
                 return ok(envelope({"per_model_usage": [], "daily_usage": [], "summary": {}}))
             if request.url.path.endswith("/balance"):
                 return ok()
+            if request.url.path.endswith("/models"):
+                return ok(envelope([]))
+            if request.url.path.endswith("/model/price"):
+                return ok(envelope({"model_id": "v/duration", "price": 0.14, "discounted_price": 0.14}))
             return _empty_page(request)
 
         return handle
@@ -258,6 +268,10 @@ def test_both_shells_send_the_same_requests(tmp_path: Path) -> None:
     assert search["prediction_uuids"] == ["p1", "p2"] and search["model_uuid"] == "m"
     assert search["end_time"] == str(int(datetime(2026, 2, 1, tzinfo=UTC).timestamp() * 1000) - 1)
     assert (tmp_path / "sync.csv").read_text() == (tmp_path / "async.csv").read_text()
+    assert [r[3] for r in requests["sync"][-2:]] == [
+        {"model_id": "v/duration", "inputs": {"duration": 7}},
+        {"model_id": "v/duration"},
+    ]
 
 
 # --- filters, declared once --------------------------------------------------------------------------

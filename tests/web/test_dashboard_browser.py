@@ -804,3 +804,244 @@ def test_usage_shaping_without_a_page(session):
     assert result["stats"] == {"costMicros": "300000", "requests": 12, "success": 9, "models": 8, "refunded": 4}
     assert result["total"] == "600000" and result["empty"] is False and result["emptyView"] is True
     assert result["range"] == ["2026-04-01T00:00:00.000Z", "2026-04-30T23:59:59.999Z", 30, "2026-04-01", "2026-04-30"]
+
+
+# ---------------------------------------------------------------------------- prices
+
+
+VIDEO_FORMULA = '{"total_price": base_price * duration / 5}'
+
+
+@pytest.fixture(scope="module")
+def priced(live_server):
+    """An account with a discount on one flat-priced model, and a formula-priced video model."""
+    base, admin = live_server.base_url, live_server.admin_token
+    prefix = f"w{uuid.uuid4().hex[:6]}"
+    headers = {"Authorization": f"Bearer {admin}"}
+    models = {
+        f"{prefix}/transcribe": {"base_price": "0.0035", "name": "Transcribe", "type": "audio-to-text", "sort_order": 3},
+        f"{prefix}/video": {"base_price": "0.3", "name": "Video", "type": "text-to-video", "sort_order": 1,
+                            "description": "Video from a text prompt", "formula": VIDEO_FORMULA},
+        f"{prefix}/image": {"base_price": "0.04", "name": "Image", "type": "text-to-image", "sort_order": 2},
+    }
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for model_id, body in models.items():
+            assert http.put(f"/internal/v1/models/{model_id}", json=body, headers=headers).status_code == 200
+        account = factories.create_account(http, admin, name="Priced Co", balance="20")
+        key = factories.create_key(http, admin, account["id"], name="production")
+        discount = {"model_id": f"{prefix}/transcribe", "rate_percent": 12.5}
+        assert http.put(f"/internal/v1/accounts/{account['id']}/discounts", json=discount, headers=headers).status_code == 200
+        factories.create_charge(http, admin, key["access_key_id"], price="0.04", model_uuid=f"{prefix}/image")
+    api = PublicApi(base, key["api_key"])
+    yield SimpleNamespace(base_url=base, key=key["api_key"], api=api, prefix=prefix)
+    api.close()
+
+
+def expected_prices(api: PublicApi) -> list[dict]:
+    """Every catalog model with the API's quote for it (no inputs), in catalog order."""
+    models = api._data(api.http.get("/api/v3/models"))
+    rows = []
+    for m in sorted(models, key=lambda m: (m["sort_order"], m["model_id"])):
+        quote = api._data(api.http.post("/api/v3/model/price", json={"model_id": m["model_id"]}))
+        rows.append({**m, **{f"quote_{k}": v for k, v in quote.items()}})
+    return rows
+
+
+def open_prices(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Prices").click()
+    expect(page.get_by_role("link", name="Prices")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#prices-table tbody tr").first).to_be_visible()
+    expect(page.locator("#records-table")).to_be_hidden()
+
+
+def test_prices_equal_the_api(browser, priced, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path)
+    page = session.page
+    try:
+        session.sign_in(priced.key)
+        open_prices(page)
+        expected = expected_prices(priced.api)
+        mine = {m["model_id"]: m for m in expected if m["model_id"].startswith(priced.prefix)}
+        assert [m["model_id"] for m in expected if m["model_id"] in mine] == [
+            f"{priced.prefix}/video", f"{priced.prefix}/image", f"{priced.prefix}/transcribe"]
+        # The discount, rounded half up to the micro-dollar by the server: 0.0035 less 12.5 %.
+        assert mine[f"{priced.prefix}/transcribe"]["quote_discounted_price"] == Decimal("0.003063")
+        assert mine[f"{priced.prefix}/video"]["quote_price"] == Decimal("0.3")
+
+        rows = page.locator("#prices-table tbody tr")
+        expect(rows).to_have_count(len(expected))
+        assert rows.evaluate_all("rows => rows.map(r => r.dataset.model)") == [m["model_id"] for m in expected]
+        expect(page.get_by_test_id("prices-count")).to_have_text(f"{len(expected)} models")
+        for m in expected:
+            row = page.locator(f'#prices-table tbody tr[data-model="{m["model_id"]}"]')
+            expect(row.locator(".list-price")).to_have_text(fmt_usd(m["quote_price"]))
+            expect(row.locator(".you-pay")).to_have_text(fmt_usd(m["quote_discounted_price"]))
+            rate = Decimal(m["quote_discount_rate"])
+            expect(row.locator('[data-field="discount"]')).to_have_text(
+                f"{format(rate.normalize(), 'f')}% off" if rate else "None")
+            expect(row.locator("details.formula")).to_have_count(1 if m["formula"] else 0)
+        video = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/video"]')
+        expect(video.locator(".price-note").first).to_have_text("base price")
+        video.get_by_text("Depends on inputs").click()
+        expect(video.locator(".formula-text")).to_have_text(VIDEO_FORMULA)
+        expect(video).to_contain_text("Video from a text prompt")
+        discounted = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/transcribe"]')
+        expect(discounted.locator(".discount")).to_have_text("12.5% off")
+        session.shot("prices-desktop")
+
+        # The address names the view: a reload stays on it, and the other tab goes back.
+        page.reload()
+        expect(page.locator("#prices-table tbody tr").first).to_be_visible()
+        page.get_by_role("link", name="Usage & records").click()
+        expect(page.locator("#records-table")).to_be_visible()
+        expect(page.locator("#prices-view")).to_be_hidden()
+    finally:
+        session.close()
+
+
+def test_prices_on_a_phone(browser, priced, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path, phone=True)
+    page = session.page
+    try:
+        session.sign_in(priced.key)
+        open_prices(page)
+        video = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/video"]')
+        video.get_by_text("Depends on inputs").click()
+        expect(video.locator(".formula-text")).to_be_visible()
+        # Nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        session.shot("prices-phone")
+    finally:
+        session.close()
+
+
+def test_prices_in_the_dark(browser, priced, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path, color_scheme="dark")
+    page = session.page
+    try:
+        session.sign_in(priced.key)
+        open_prices(page)
+        discounted = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/transcribe"]')
+        expect(discounted.locator(".discount")).to_have_text("12.5% off")
+        page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/video"]').get_by_text("Depends on inputs").click()
+        session.shot("prices-dark-desktop")
+    finally:
+        session.close()
+
+
+def test_prices_loading_empty_and_error_states(browser, priced, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path)
+    page = session.page
+    try:
+        session.sign_in(priced.key)
+        page.route("**/api/v3/models", lambda route: route.fulfill(
+            status=500, content_type="application/json",
+            body='{"code": 500, "message": "the catalog is unavailable", "data": null}'))
+        page.get_by_role("link", name="Prices").click()
+        expect(page.locator("#prices-state")).to_contain_text("Could not load prices: the catalog is unavailable")
+        expect(page.locator("#prices-table")).to_be_hidden()
+        session.shot("prices-error-desktop", full_page=False)
+
+        page.unroute("**/api/v3/models")
+        page.route("**/api/v3/models", lambda route: route.fulfill(
+            status=200, content_type="application/json", body='{"code": 200, "message": "success", "data": []}'))
+        page.get_by_role("button", name="Try again").click()
+        expect(page.locator("#prices-state")).to_contain_text("No models have a price yet.")
+        expect(page.get_by_test_id("prices-count")).to_have_text("")
+
+        # One quote failing leaves the others shown and says which failed.
+        page.unroute("**/api/v3/models")
+        failing = f"{priced.prefix}/image"
+        page.route("**/api/v3/model/price", lambda route: route.fulfill(
+            status=500, content_type="application/json",
+            body='{"code": 500, "message": "pricing is down", "data": null}')
+            if failing in (route.request.post_data or "") else route.continue_())
+        page.get_by_role("button", name="Refresh").click()
+        row = page.locator(f'#prices-table tbody tr[data-model="{failing}"]')
+        expect(row).to_contain_text("Price unavailable: pricing is down")
+        expect(page.locator("#prices-state")).to_contain_text("Could not load the price of one model: pricing is down")
+        other = page.locator(f'#prices-table tbody tr[data-model="{priced.prefix}/video"]')
+        expect(other.locator(".you-pay")).to_have_text("$0.30")
+        page.unroute("**/api/v3/model/price")
+        page.get_by_role("button", name="Try again").click()
+        expect(row.locator(".you-pay")).to_have_text("$0.04")
+        expect(page.locator("#prices-state")).to_be_hidden()
+    finally:
+        session.close()
+
+
+def test_a_record_s_details_show_its_price_version(browser, priced, tmp_path):
+    """A server that sends the order's ``price_version`` has it shown; one that does not, nothing."""
+    from playwright.sync_api import expect
+
+    session = Session(browser, priced.base_url, tmp_path)
+    page = session.page
+
+    def with_version(route) -> None:
+        response = route.fetch()
+        payload = json.loads(response.text())
+        for item in payload["data"]["items"]:
+            if item.get("order"):
+                item["order"]["price_version"] = 42
+        route.fulfill(response=response, body=json.dumps(payload))
+
+    try:
+        session.sign_in(priced.key)
+        deduct = page.locator("#records-body tr", has_text="Deduct")
+        deduct.get_by_role("button", name="Details").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("List price")
+        expect(dialog).not_to_contain_text("Price version")
+        page.keyboard.press("Escape")
+
+        page.route("**/api/v3/billings/search", with_version)
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.locator("#records-body tr").first).to_be_visible()
+        deduct.get_by_role("button", name="Details").click()
+        expect(dialog.locator("dt", has_text="Price version")).to_be_visible()
+        expect(dialog.locator("dt", has_text="Price version").locator("xpath=following-sibling::dd[1]")).to_have_text("42")
+        session.shot("record-price-version-desktop", full_page=False)
+        page.unroute("**/api/v3/billings/search")
+    finally:
+        session.close()
+
+
+def test_price_rows_without_a_page(session):
+    """prices.js's rows: catalog order by sort_order then id, exact money, a zero rate as no discount."""
+    session.page.goto("/")
+    rows = session.page.evaluate(
+        """async () => {
+            const p = await import("/static/prices.js");
+            const { parseExact } = await import("/static/api.js");
+            const models = parseExact(`[
+                {"model_id": "b/flat", "name": "b/flat", "description": "", "type": "", "base_price": 0.1, "sort_order": 2, "formula": null},
+                {"model_id": "a/big", "name": "Big", "description": "d", "type": "t", "base_price": 8999999999.999999, "sort_order": 2, "formula": null},
+                {"model_id": "c/video", "name": "Video", "description": "", "type": "", "base_price": 0.3, "sort_order": 1, "formula": "base_price * duration / 5"},
+                {"model_id": "d/down", "name": "Down", "description": "", "type": "", "base_price": 1, "sort_order": 0, "formula": null}
+            ]`);
+            const quotes = parseExact(`[
+                {"model_id": "b/flat", "price": 0.1, "discounted_price": 0.1, "discount_rate": 0, "currency": "USD"},
+                {"model_id": "a/big", "price": 8999999999.999999, "discounted_price": 7874999999.999999, "discount_rate": 12.5, "currency": "USD"},
+                {"model_id": "c/video", "price": 0.3, "discounted_price": 0.27, "discount_rate": 10, "currency": "USD"}
+            ]`);
+            quotes.push({ error: "pricing is down" });
+            return p.priceRows(models, quotes).map((r) => [r.model, r.name, r.formula,
+                r.listMicros === null ? null : String(r.listMicros),
+                r.payMicros === null ? null : String(r.payMicros), r.discount, r.error]);
+        }""")
+    assert rows == [
+        ["d/down", "Down", None, None, None, None, "pricing is down"],
+        ["c/video", "Video", "base_price * duration / 5", "300000", "270000", "10", None],
+        ["a/big", "Big", None, "8999999999999999", "7874999999999999", "12.5", None],
+        ["b/flat", "", None, "100000", "100000", None, None],
+    ]

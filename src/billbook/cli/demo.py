@@ -7,7 +7,7 @@ import random
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
 import typer
@@ -18,6 +18,9 @@ from billbook.cli.operating import LISTEN, operator_command
 from billbook.times import MS_PER_DAY, now_ms
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from billbook.ledger.charges import Charge
     from billbook.settings import Settings
 
 commands = typer.Typer()
@@ -27,21 +30,48 @@ DEMO_DB = "sqlite:///billbook-demo.db"
 
 @dataclass(frozen=True)
 class Model:
+    """A model of the demo's catalog: its first price version, and how often the demo uses it."""
+
     uuid: str
     kind: str
-    price: int  # micro-dollars
+    name: str
+    base_price: int  # micro-dollars
     weight: int
+    formula: str | None = None
+    #: The inputs a request sends, as choices: each request picks one value per input.
+    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
+
+#: Videos are priced by length: the base price buys five seconds.
+PER_FIVE_SECONDS = '{"total_price": base_price * duration / 5}'
 
 MODELS = (
-    Model("bytedance/seedream-v4.5", "text-to-image", 40_000, 30),
-    Model("wavespeed-ai/flux-dev", "text-to-image", 25_000, 25),
-    Model("wavespeed-ai/qwen-image/edit", "image-to-image", 30_000, 12),
-    Model("kwaivgi/kling-v2.1-i2v-pro", "image-to-video", 450_000, 6),
-    Model("alibaba/wan-2.2/t2v-720p", "text-to-video", 300_000, 5),
-    Model("google/veo3-fast", "text-to-video", 1_200_000, 2),
-    Model("openai/whisper-large-v3", "audio-to-text", 6_000, 8),
+    Model("bytedance/seedream-v4.5", "text-to-image", "Seedream 4.5", 40_000, 30),
+    Model("wavespeed-ai/flux-dev", "text-to-image", "FLUX.1 dev", 25_000, 25),
+    Model("wavespeed-ai/qwen-image/edit", "image-to-image", "Qwen Image Edit", 30_000, 12),
+    Model("kwaivgi/kling-v2.1-i2v-pro", "image-to-video", "Kling 2.1 Pro", 450_000, 6,
+          PER_FIVE_SECONDS, (("duration", (5, 10)),)),
+    Model("alibaba/wan-2.2/t2v-720p", "text-to-video", "Wan 2.2 720p", 300_000, 5),
+    Model("google/veo3-fast", "text-to-video", "Veo 3 Fast", 1_200_000, 2,
+          "base_price * duration / 8", (("duration", (4, 8)),)),
+    Model("openai/whisper-large-v3", "audio-to-text", "Whisper large v3", 6_000, 8),
 )
+#: What each kind of model does, as the catalog describes it.
+DOES = {
+    "text-to-image": "Images from a text prompt",
+    "image-to-image": "Edits an image from a text instruction",
+    "image-to-video": "Video from an image, priced per 5 seconds",
+    "text-to-video": "Video from a text prompt",
+    "audio-to-text": "Transcribes speech to text",
+}
+#: A price cut part-way through the history: charges before it keep the old price.
+PRICE_CUT = (MODELS[1].uuid, 20_000, 2 / 3)
+#: The demo account's negotiated discount (percent, hundredths), from now on.
+DISCOUNT = (MODELS[0].uuid, 1_000)
+#: Whether the ledger prices the demo's charges from the catalog itself (charges sent without a
+#: price, with their inputs); until it does, they are sent with the price the ledger's own
+#: pricing gives, which is what the ledger would charge.
+LEDGER_PRICES_CHARGES = False
 
 
 @dataclass
@@ -61,6 +91,7 @@ class Planned:
     key: int
     status: str | None
     done_at: int
+    inputs: dict[str, int] | None = None
 
 
 def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[Planned]:
@@ -74,9 +105,11 @@ def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[P
             break
         outcome = rng.random()
         status = "completed" if outcome >= 0.05 else (None if last else rng.choice(FAILURES))
+        model = rng.choices(MODELS, weights)[0]
+        inputs = {name: rng.choice(values) for name, values in model.inputs} or None
         planned.append(
-            Planned(uuid4().hex, at, rng.choices(MODELS, weights)[0], 0 if rng.random() < 0.85 else 1,
-                    status, at + rng.randrange(2_000, 90_000))
+            Planned(uuid4().hex, at, model, 0 if rng.random() < 0.85 else 1,
+                    status, at + rng.randrange(2_000, 90_000), inputs)
         )
     return planned
 
@@ -84,10 +117,47 @@ def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[P
 FAILURES = ("failed", "failed", "timeout", "cancelled")
 
 
+async def build_catalog(conn: AsyncConnection, start: int, days: int) -> None:
+    """The demo's price list: every model from before the history starts, one price cut part-way."""
+    from billbook.ledger import pricing
+
+    def version(m: Model, price: int, effective_from: int) -> pricing.NewVersion:
+        return pricing.NewVersion(m.name, price, m.kind, DOES[m.kind], m.formula, MODELS.index(m) + 1, effective_from)
+
+    for m in MODELS:
+        await pricing.add_version(conn, m.uuid, version(m, m.base_price, start - MS_PER_DAY))
+    model_id, price, when = PRICE_CUT
+    cut = next(m for m in MODELS if m.uuid == model_id)
+    await pricing.add_version(conn, model_id, version(cut, price, start + int(days * when) * MS_PER_DAY))
+
+
+async def priced_charges(
+    conn: AsyncConnection, account_id: int, keys: list[str], planned: list[Planned]
+) -> tuple[list[Charge], list[int]]:
+    """The day's charges and what each costs, priced by the ledger's pricing, set-wise."""
+    from billbook.ledger import pricing
+    from billbook.ledger.charges import Charge
+
+    requests = [pricing.PriceRequest(account_id, p.model.uuid, p.at, p.inputs) for p in planned]
+    quotes = await pricing.price_many(conn, requests)
+    made, prices = [], []
+    for p, quote in zip(planned, quotes, strict=True):
+        if not isinstance(quote, pricing.Quote):
+            raise quote
+        if LEDGER_PRICES_CHARGES:
+            terms: dict[str, Any] = {"inputs": p.inputs}
+        else:
+            terms = {"price": quote.price, "origin_price": quote.list_price}
+        made.append(Charge(p.uuid, keys[p.key], p.model.uuid, model_type=p.model.kind, created_at=p.at, **terms))
+        prices.append(quote.price)
+    return made, prices
+
+
 async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAccount:
-    """Create the demo account and its history through the ledger, as the platform would have:
-    top-ups when the balance runs low, a day's charges at a time, then each prediction's outcome."""
-    from billbook.ledger import accounts, charges, funds, keys
+    """Create the demo account, its price list and its history through the ledger, as the platform
+    would have: top-ups when the balance runs low, a day's charges at a time, then each
+    prediction's outcome; last, the account's discount from now on."""
+    from billbook.ledger import accounts, charges, funds, keys, pricing
     from billbook.store.db import Database
     from billbook.store.migrate import upgrade
 
@@ -98,32 +168,32 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
         async with db.transaction(write=True) as conn:
             account = await accounts.create_account(conn, "Demo Studio")
             issued = [await keys.create_key(conn, account.id, n) for n in ("production", "staging")]
+            key_ids = [k.access_key_id for k in issued]
             start = now_ms() - days * MS_PER_DAY
+            await build_catalog(conn, start, days)
             balance = (await funds.recharge(conn, account.id, 500_000_000, "demo-opening", at=start - 3_600_000)).balance
             records = 1
             for day in range(days):
                 planned = plan_day(rng, day, start + day * MS_PER_DAY, last=day == days - 1)
                 day_start = start + day * MS_PER_DAY
-                if balance - sum(p.model.price for p in planned) < 100_000_000:
+                made, prices = await priced_charges(conn, account.id, key_ids, planned)
+                if balance - sum(prices) < 100_000_000:
                     at = planned[0].at - 60_000 if planned else day_start
                     balance = (await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}", at=at)).balance
                     records += 1
-                await charges.charge_many(
-                    conn,
-                    [charges.Charge(p.uuid, issued[p.key].access_key_id, p.model.uuid, p.model.price,
-                                    p.model.price, p.model.kind, p.at) for p in planned],
-                )
-                balance -= sum(p.model.price for p in planned)
+                await charges.charge_many(conn, made)
+                balance -= sum(prices)
                 records += len(planned)
-                for p in planned:
+                for p, price in zip(planned, prices, strict=True):
                     if p.status is not None:
                         await charges.set_status(conn, p.uuid, p.status, p.done_at)
                     if p.status in FAILURES:
-                        balance += p.model.price
+                        balance += price
                         records += 1
             await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill",
                                at=start + (days // 2) * MS_PER_DAY + 43_200_000)
             records += 1
+            await pricing.set_discount(conn, account.id, *DISCOUNT)
         return DemoAccount(account.id, [(k.name, k.access_key_id, k.api_key) for k in issued], records)
     finally:
         await db.dispose()

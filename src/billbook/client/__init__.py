@@ -6,6 +6,8 @@
         print(client.balance().balance)           # Decimal('156.78')
         for record in client.billings.iter(billing_type="deduct"):
             print(record.created_at, record.price)
+        for model in client.models.list():        # the price catalog, in catalog order
+            print(model.model_id, client.models.price(model.model_id).discounted_price)
 
 Needs only httpx: importing it never pulls in the server's stack.
 """
@@ -20,6 +22,7 @@ from billbook.client._billings import (
 from billbook.client._client import AsyncClient, Client
 from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client._export import CSV_COLUMNS
+from billbook.client._models import AsyncModels, Models
 from billbook.client._query import SearchParams
 from billbook.client.errors import (
     APIConnectionError,
@@ -42,11 +45,13 @@ from billbook.client.types import (
     BillingPage,
     BillingRecord,
     BillingType,
+    CatalogModel,
     DailyModelUsage,
     DailyUsage,
     ModelUsage,
     Order,
     Prediction,
+    PriceQuote,
     SortOrder,
     UsageStats,
     UsageSummary,
@@ -63,6 +68,7 @@ __all__ = [
     "AsyncBillingIterator",
     "AsyncBillings",
     "AsyncClient",
+    "AsyncModels",
     "AuthenticationError",
     "Balance",
     "BillbookClientError",
@@ -71,6 +77,7 @@ __all__ = [
     "BillingRecord",
     "BillingType",
     "Billings",
+    "CatalogModel",
     "Client",
     "ConfigurationError",
     "ConflictError",
@@ -80,9 +87,11 @@ __all__ = [
     "InsufficientBalanceError",
     "InvalidRequestError",
     "ModelUsage",
+    "Models",
     "NotFoundError",
     "Order",
     "Prediction",
+    "PriceQuote",
     "RateLimitError",
     "SearchParams",
     "ServerError",

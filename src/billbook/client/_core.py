@@ -9,9 +9,9 @@ asynchronous clients (``_http``) only carry out those two effects, so the only c
 twice is that loop: the same split as a base client owning request building, retries and error
 mapping under two thin I/O shells.
 
-Every call the SDK makes is a read (search, balance, usage), so retrying any of them after a broken
-connection or a timeout cannot charge or credit anything twice. That is what makes the blanket retry
-policy below safe.
+Every call the SDK makes is a read (search, balance, usage, the price catalog and quotes), so
+retrying any of them after a broken connection or a timeout cannot charge or credit anything twice.
+That is what makes the blanket retry policy below safe.
 """
 
 from __future__ import annotations
@@ -221,13 +221,15 @@ def _env(name: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     """One API request and how to read its answer: ``parse`` turns the envelope's ``data`` (a JSON
-    object) into the result; ``what`` names the answer in error messages."""
+    object, or an array where ``array``) into the result; ``what`` names the answer in error
+    messages."""
 
     method: str
     path: str
     what: str
-    parse: Callable[[Mapping[str, Any]], T]
+    parse: Callable[[Any], T]
     body: Mapping[str, Any] | None = None
+    array: bool = False
 
 
 class Core:
@@ -254,7 +256,7 @@ class Core:
             response = yield self.send(call)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
-        return decode(call.what, call.parse, unwrap(response))
+        return decode(call.what, call.parse, unwrap(response), array=call.array)
 
     def send(self, call: Call[Any]) -> Send:
         o = self.options
@@ -321,9 +323,11 @@ def transport_error(exc: httpx.TransportError) -> APIError:
     return APIConnectionError(f"could not reach the server: {exc or type(exc).__name__}", request=request)
 
 
-def decode(what: str, parse: Callable[[Mapping[str, Any]], T], data: Any) -> T:
+def decode(what: str, parse: Callable[[Any], T], data: Any, *, array: bool = False) -> T:
     """``parse(data)``, with a malformed answer reported as such rather than as a ``KeyError``."""
-    if not isinstance(data, Mapping):
+    if array and not isinstance(data, list):
+        raise APIResponseValidationError(f"the server's {what} is not a JSON array")
+    if not array and not isinstance(data, Mapping):
         raise APIResponseValidationError(f"the server's {what} is not a JSON object")
     try:
         return parse(data)

@@ -102,6 +102,15 @@ def _many(kind: type[_FromWire]) -> Reader:
     return lambda data, name: tuple(kind.from_wire(item) for item in data.get(name) or ())
 
 
+def _int_or_none(data: Mapping[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} is not an integer: {value!r}")
+    return value
+
+
 def _as_sent(data: Mapping[str, Any], name: str) -> Any:
     return data.get(name)
 
@@ -124,6 +133,9 @@ class Order(_FromWire):
     price: Decimal = _wire(_money(label="order.price"))
     origin_price: Decimal = _wire(_origin_price)
     ak_id: int | None = _wire(_as_sent)
+    #: billbook's extension: the catalog price version a catalog-priced charge was priced by; None
+    #: for a charge sent with its price, and from servers that do not send it (the upstream).
+    price_version: int | None = _wire(_int_or_none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +217,36 @@ class BillingPage:
 @dataclass(frozen=True, slots=True)
 class Balance(_FromWire):
     balance: Decimal = _wire(_money())
+    currency: str = _wire(_text_or("USD"))
+
+
+# --- the price catalog -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogModel(_FromWire):
+    """One model in the price catalog, as the version in force now says. ``formula`` is a JSONata
+    expression over ``base_price`` and a request's inputs (None: every request costs ``base_price``);
+    ask ``client.models.price`` for what given inputs cost rather than evaluating it yourself."""
+
+    model_id: str = _wire(_text)
+    name: str = _wire(_text_or(""))
+    description: str = _wire(_text_or(""))
+    type: str = _wire(_text_or(""))
+    base_price: Decimal = _wire(_money())
+    sort_order: int = _wire(_count)
+    formula: str | None = _wire(_text_or_none)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote(_FromWire):
+    """What a request costs: ``price`` is the list price, ``discounted_price`` what your account
+    pays, ``discount_rate`` your discount in percent (0 to 100)."""
+
+    model_id: str = _wire(_text)
+    price: Decimal = _wire(_money())
+    discounted_price: Decimal = _wire(_money())
+    discount_rate: Decimal = _wire(_money(default=0))
     currency: str = _wire(_text_or("USD"))
 
 

@@ -65,6 +65,12 @@ export class Api {
   balance(opts) { return this.request("GET", "/api/v3/balance", undefined, opts); }
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
+  models(opts) { return this.request("GET", "/api/v3/models", undefined, opts); }
+  /** What a request to `modelId` costs this account; without `inputs`, the base price. */
+  price(modelId, inputs, opts) {
+    const body = inputs === undefined ? { model_id: modelId } : { model_id: modelId, inputs };
+    return this.request("POST", "/api/v3/model/price", body, opts);
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 // billbook billing dashboard: starts the views and switches between signing in and the dashboard.
 // Plain ES modules, no build step; each view lives in its own module:
 //   signin.js (sign in), balance.js (top bar), usage.js + usage-data.js (spend, last 30 days),
-//   records.js + filters.js (records table), record-dialog.js (details), download.js (CSV).
+//   records.js + filters.js (records table), record-dialog.js (details), download.js (CSV),
+//   prices.js (the Prices view). The address's hash picks the view: #prices, or #overview.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
@@ -13,6 +14,31 @@ import { initRecords, resetRecords, loadRecords, filterByPrediction } from "./re
 import { timeZoneNote } from "./filters.js";
 import { initRecordDialog, openRecord } from "./record-dialog.js";
 import { initDownload } from "./download.js";
+import { showPrices, refreshPrices } from "./prices.js";
+
+const VIEWS = ["overview", "prices"];
+
+/** The view the address names, or null for a hash that is no view (the skip link's #main). */
+function viewOf(hash) {
+  const name = hash.replace(/^#/, "") || "overview";
+  return VIEWS.includes(name) ? name : null;
+}
+
+/** Show one view, mark its tab as the current page, and load what it needs. */
+function showView(name) {
+  for (const view of VIEWS) {
+    $(`${view}-view`).hidden = view !== name;
+    const tab = $(`tab-${view}`);
+    if (view === name) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
+  }
+  if (name === "prices" && session.api) showPrices();
+  if (name === "overview" && hasUsage()) requestAnimationFrame(redrawUsage); // drawn while hidden: no width
+}
+
+function followAddress() {
+  const name = viewOf(location.hash);
+  if (name) showView(name);
+}
 
 function startApp(api, balanceData) {
   session.api = api;
@@ -27,6 +53,7 @@ function startApp(api, balanceData) {
   if (balanceData) renderBalance(balanceData); else loadBalance();
   loadUsage();
   loadRecords();
+  followAddress();
 }
 
 /** The chart follows its container's width: redraw when that changes. */
@@ -48,7 +75,8 @@ function init() {
   initDownload();
   whenSignedOut(showSignin); // last: the views have let go of everything by then
   $("signout").addEventListener("click", () => signOut());
-  $("refresh").addEventListener("click", () => { loadBalance(); loadUsage(); loadRecords(); });
+  $("refresh").addEventListener("click", () => { loadBalance(); loadUsage(); loadRecords(); refreshPrices(); });
+  window.addEventListener("hashchange", followAddress);
   redrawOnResize();
   const key = storedKey();
   if (key) startApp(new Api(key), null);

@@ -32,6 +32,11 @@ function note(title, text) {
   return make("section", { class: "kv-section" }, make("h3", { text: title }), make("p", { class: "muted", text }));
 }
 
+/** Orders priced from the catalog name the price version; others (and the upstream) send none. */
+function hasPriceVersion(order) {
+  return order.price_version !== undefined && order.price_version !== null;
+}
+
 export function openRecord(r) {
   shownRecord = r;
   const body = $("record-dialog-body");
@@ -56,6 +61,7 @@ export function openRecord(r) {
     ["Price charged", formatUSD(toMicros(o.price))],
     ["List price", formatUSD(toMicros(o.origin_price))],
     ["Key number (ak_id)", o.ak_id],
+    ...(hasPriceVersion(o) ? [["Price version", o.price_version]] : []),
   ]) : note("Order", "No order: this record is not tied to a prediction."));
   const p = r.prediction;
   body.append(p ? section("Prediction", [
