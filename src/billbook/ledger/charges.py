@@ -26,6 +26,8 @@ from billbook.store.rows import KeyRow, NewRecord, PredictionWithOrder, Record
 from billbook.times import day_of, now_ms
 from billbook.vocabulary import BatchOutcome, BillingType, OrderState, PredictionStatus
 
+#: How long a prediction's hold lasts when the charge does not say.
+DEFAULT_HOLD_TIMEOUT_S = 3_600
 UUID_RE = re.compile(r"^[0-9a-f]{32}$")
 STATUSES = frozenset(PredictionStatus)
 FINAL = frozenset(s for s in PredictionStatus if s.is_final)
@@ -267,6 +269,7 @@ async def _write(conn: AsyncConnection, batch: _Batch, held: list[_New], locked:
                 "model_type": n.charge.model_type or "",
                 "status": PredictionStatus.CREATED,
                 "created_at": n.at,
+                "hold_until": n.at + DEFAULT_HOLD_TIMEOUT_S * 1000,
             }
             for n in held
         ], key=lambda row: row["uuid"]),
