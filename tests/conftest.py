@@ -135,7 +135,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator:
-    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    # No background sweep of expired holds: tests that want one start it (tests/ledger/test_holds.py).
+    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -168,7 +169,7 @@ def start_server(database_url: str, *, workers: int = 1, env: dict | None = None
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "billbook", "serve", "--port", str(port), "--db", database_url, "--workers", str(workers)],
-        env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})},
+        env={**os.environ, "BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_HOLD_SWEEP_INTERVAL": "off", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

@@ -18,9 +18,9 @@ from tests.conftest import drop_pg_database, new_pg_database, start_server, stop
 
 
 class Server:
-    def __init__(self, database_url: str, *, workers: int = 1) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1, env: dict | None = None) -> None:
         self.database_url = database_url
-        self.proc, self.base_url = start_server(database_url, workers=workers)
+        self.proc, self.base_url = start_server(database_url, workers=workers, env=env)
         self.tail: deque[str] = deque(maxlen=50)
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()

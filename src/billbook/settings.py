@@ -31,6 +31,8 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$", re.IGNORECASE)
 #: the field its number of seconds.
 _DURATIONS = {"hold_timeout_s": "BILLBOOK_HOLD_TIMEOUT", "hold_sweep_interval_s": "BILLBOOK_HOLD_SWEEP_INTERVAL"}
 _FIELDS_OF_VARIABLES = {variable: field for field, variable in _DURATIONS.items()}
+#: Durations that may also be ``off``.
+_MAY_BE_OFF = frozenset({"hold_sweep_interval_s"})
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -64,17 +66,21 @@ def parse_rate(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), period
 
 
-def parse_duration(text: str | int, variable: str) -> int:
-    """``90s``, ``15m``, ``1h``, ``2d`` -> seconds (at least one); an int is seconds already.
+def parse_duration(text: str | int | None, variable: str, *, may_be_off: bool = False) -> int | None:
+    """``90s``, ``15m``, ``1h``, ``2d`` -> seconds (at least one); an int is seconds already; with
+    ``may_be_off``, ``off`` (or None) -> None.
 
     Raises ValueError naming ``variable`` for anything else (``1 hour``, ``90``, ``0s``)."""
+    if may_be_off and (text is None or (isinstance(text, str) and text.strip().lower() == "off")):
+        return None
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text
     else:
         match = _DURATION.match(text) if isinstance(text, str) else None
         seconds = int(match.group(1)) * _PERIOD_SECONDS[match.group(2).lower()] if match else 0
     if seconds < 1:
-        raise ValueError(f"{variable} must be a duration like 90s, 15m or 1h (s, m, h or d), got {text!r}")
+        forms = "90s, 15m or 1h (s, m, h or d)" + (" or off" if may_be_off else "")
+        raise ValueError(f"{variable} must be a duration like {forms}, got {text!r}")
     return seconds
 
 
@@ -125,8 +131,9 @@ class Settings(BaseSettings):
     #: (``hold_timeout_s``); a prediction still ``created`` or ``processing`` after it is moved to
     #: ``timeout`` and refunded by the sweeper. A duration: ``90s``, ``15m``, ``1h``, ``2d``.
     hold_timeout_s: int = Field(default=3_600, validation_alias=_DURATIONS["hold_timeout_s"])
-    #: ``BILLBOOK_HOLD_SWEEP_INTERVAL``: how often each server process looks for expired holds.
-    hold_sweep_interval_s: int = Field(default=30, validation_alias=_DURATIONS["hold_sweep_interval_s"])
+    #: ``BILLBOOK_HOLD_SWEEP_INTERVAL``: how often each server process looks for expired holds;
+    #: ``off`` (None): never, when ``billbook holds expire`` runs from cron instead.
+    hold_sweep_interval_s: int | None = Field(default=30, validation_alias=_DURATIONS["hold_sweep_interval_s"])
 
     @field_validator("admin_token", "metrics_token")
     @classmethod
@@ -171,8 +178,9 @@ class Settings(BaseSettings):
 
     @field_validator("hold_timeout_s", "hold_sweep_interval_s", mode="before")
     @classmethod
-    def _duration(cls, value: str | int, info: ValidationInfo) -> int:
-        return parse_duration(value, env_name(info.field_name or ""))
+    def _duration(cls, value: str | int | None, info: ValidationInfo) -> int | None:
+        field = info.field_name or ""
+        return parse_duration(value, env_name(field), may_be_off=field in _MAY_BE_OFF)
 
     @field_validator("log_format")
     @classmethod
@@ -186,7 +194,7 @@ class Settings(BaseSettings):
         env = {}
         for name, value in self.model_dump().items():
             if name in _DURATIONS:
-                env[env_name(name)] = f"{value}s"
+                env[env_name(name)] = "off" if value is None else f"{value}s"
             elif value is not None:
                 env[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
         return env

@@ -23,7 +23,7 @@ from billbook.store import keys as key_store
 from billbook.store import predictions as prediction_store
 from billbook.store import usage as usage_store
 from billbook.store.rows import KeyRow, NewRecord, PredictionWithOrder, Record
-from billbook.times import day_of, now_ms
+from billbook.times import day_of, ms_to_iso, now_ms
 from billbook.vocabulary import BatchOutcome, BillingType, OrderState, PredictionStatus
 
 #: How long a prediction's hold lasts when the charge does not say.
@@ -398,9 +398,15 @@ class StatusChange:
     refund_record_id: int | None = None
 
 
-def _check_transition(current: PredictionStatus, new: PredictionStatus, uuid: str) -> None:
-    if new not in TRANSITIONS.get(current, set()):
-        raise Conflict(f"prediction {uuid} cannot go from {current} to {new}")
+def _check_transition(current: PredictionStatus, new: PredictionStatus, found: PredictionWithOrder) -> None:
+    if new in TRANSITIONS.get(current, set()):
+        return
+    if current == PredictionStatus.TIMEOUT and found.updated_at >= found.hold_until:  # expired by the sweeper
+        raise Conflict(
+            f"prediction {found.uuid}'s hold expired at {ms_to_iso(found.hold_until)}: "
+            f"it was refunded and cannot be {new}"
+        )
+    raise Conflict(f"prediction {found.uuid} cannot go from {current} to {new}")
 
 
 async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | None = None) -> StatusChange:
@@ -416,7 +422,7 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     current, state = PredictionStatus(found.status), OrderState(found.order_state)
     if current == new:
         return StatusChange(uuid, new, changed=False, order_state=state)
-    _check_transition(current, new, uuid)
+    _check_transition(current, new, found)
     deduct = await billing_store.record_for_order(conn, found.order_id, BillingType.DEDUCT)
     assert deduct is not None, "every order has its deduct"
     # Never before the charge (a platform clock behind ours): a refund dated first would sort first.
