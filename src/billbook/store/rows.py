@@ -60,11 +60,16 @@ class PredictionWithOrder:
     status: str
     created_at: int
     updated_at: int
+    hold_until: int
     order_id: int
     order_uuid: str
     order_state: str
     order_price: int
     order_origin_price: int
+    #: The catalog version the price came from; None when the charge sent its price.
+    order_price_version_id: int | None
+    #: The inputs the charge sent, as canonical JSON text; None when none were sent.
+    order_inputs: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
