@@ -102,7 +102,9 @@ def price_of(version: Version, rate_bp: int, inputs: dict[str, Any]) -> Quote:
     return Quote(version.model_id, version.id, listed, rate_bp, apply_discount(listed, rate_bp))
 
 
-def _inputs(raw: Any) -> dict[str, Any]:
+def normalize_inputs(raw: Any) -> dict[str, Any]:
+    """Inputs as every price reads them (a bounded JSON object; None is ``{}``); raises
+    ``InvalidRequest`` naming ``inputs``."""
     try:
         return formulas.normalize_inputs(raw)
     except formulas.UnpriceableInputs as exc:
@@ -117,7 +119,7 @@ async def quote(
 ) -> Quote:
     """What ``account_id`` pays for ``model_id`` with ``inputs`` at ``at`` (default: now)."""
     at = now_ms() if at is None else at
-    normal = _inputs(inputs)
+    normal = normalize_inputs(inputs)
     row = await store.version_at(conn, model_id, at) if is_model_id(model_id) else None
     if row is None:
         raise NotFound(f"model {model_id} is not in the price catalog")
@@ -177,7 +179,7 @@ async def price_many(conn: AsyncConnection, requests: Sequence[PriceRequest | tu
     for item in items:
         try:
             version = timeline.at(item.model_id, item.created_at)
-            results.append(price_of(version, rates.at(item.account_id, item.model_id, item.created_at), _inputs(item.inputs)))
+            results.append(price_of(version, rates.at(item.account_id, item.model_id, item.created_at), normalize_inputs(item.inputs)))
         except BillbookError as exc:
             results.append(exc)
     return results

@@ -124,6 +124,8 @@ class RecordView:
     order_origin_price: int | None
     order_ak_id: int | None
     order_updated_at: int | None
+    #: The catalog version the order was priced from; None when the charge sent its price.
+    order_price_version_id: int | None
     prediction_uuid: str | None
     prediction_model_uuid: str | None
     prediction_status: str | None
