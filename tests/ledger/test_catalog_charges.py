@@ -270,3 +270,34 @@ async def test_a_quote_equals_what_the_charge_costs(
     record = response.json()["data"]["record"]
     assert record["price"] == priced["discounted_price"]
     assert record["order"]["origin_price"] == priced["price"]
+
+
+# --- verify: every catalog-priced order costs what its version says ------------------------------
+
+
+async def _update(db: Database, sql: str, **params: Any) -> None:
+    async with db.transaction(write=True) as conn:
+        await conn.execute(text(sql), params)
+
+
+async def test_verify_reprices_every_catalog_priced_order(client: httpx.AsyncClient, app) -> None:  # noqa: ANN001
+    from tests.checks import averify
+
+    db: Database = app.state.db
+    who = await acustomer(client, ADMIN_TOKEN)
+    await version(client, "video/v", "0.10", formula=DURATION, effective_from=now_ms() - HOUR)
+    await aset_discount(client, ADMIN_TOKEN, who["account"]["id"], 10)
+    made = [await charged(client, who["key"], "video/v", inputs={"duration": d}) for d in (5, 10, 15)]
+    # A charge dated ahead, then a discount set before its time: the charge could not know it.
+    await charged(client, who["key"], "video/v", inputs={"duration": 5}, created_at=now_ms() + HOUR)
+    await aset_discount(client, ADMIN_TOKEN, who["account"]["id"], 20)
+    await assert_verified(db)
+    order = [m["record"]["order"]["uuid"] for m in made]
+    await _update(db, "UPDATE orders SET origin_price = origin_price + 1 WHERE uuid = :u", u=order[0])
+    await _update(db, "UPDATE orders SET inputs = :i WHERE uuid = :u", i='{"duration":11}', u=order[1])
+    await _update(db, "UPDATE orders SET price = price - 1 WHERE uuid = :u", u=order[2])
+    messages = sorted(str(v) for v in (await averify(db)).violations if v.check == "catalog_price")
+    assert len(messages) == 3, messages
+    assert any(order[0] in m and "origin_price 0.100001 USD is not version" in m for m in messages), messages
+    assert any(order[1] in m and "list price 0.22 USD" in m for m in messages), messages
+    assert any(order[2] in m and "less the discount of 10 % then, 0.27 USD" in m for m in messages), messages

@@ -214,6 +214,9 @@ class _Rates:
             self._times[key].append(row["set_at"])
             self._rates[key].append(row["rate_bp"])
 
+    def times(self, key: tuple) -> list[int]:
+        return self._times.get(key, [])
+
     def _latest(self, key: tuple, at: int) -> int | None:
         index = bisect.bisect_right(self._times.get(key, []), at) - 1
         return None if index < 0 else self._rates[key][index]
@@ -224,6 +227,34 @@ class _Rates:
             return specific
         every = self._latest((account_id, None), at)
         return 0 if every is None else every
+
+
+class PriceBook:
+    """Every version and discount setting, held in memory: what an order priced at any time should
+    have cost, without a query per order (``billbook verify``). ``versions`` come as rows in any
+    order, ``discounts`` oldest first."""
+
+    def __init__(self, versions: list[dict], discounts: list[dict]) -> None:
+        self.versions = {row["id"]: Version.from_row(row) for row in versions}
+        self._rates = _Rates(discounts)
+
+    def rate_at(self, account_id: int, model_id: str, at: int) -> int:
+        """The account's discount for the model in force at ``at``, in hundredths of a percent."""
+        return self._rates.at(account_id, model_id, at)
+
+    def rates_until(self, account_id: int, model_id: str, at: int) -> set[int]:
+        """Every discount the account had for the model at some time up to ``at``.
+
+        A setting takes effect when it is written, so a charge dated ``at`` and written at ``w`` was
+        priced with the rate in force at ``min(w, at)``: one of these. (The rate at ``at`` itself
+        is the one when the charge was not dated ahead of its writing.)"""
+        changes = [
+            t
+            for times in (self._rates.times((account_id, model_id)), self._rates.times((account_id, None)))
+            for t in times
+            if t <= at
+        ]
+        return {0, self.rate_at(account_id, model_id, at)} | {self.rate_at(account_id, model_id, t) for t in changes}
 
 
 # --- Writing -----------------------------------------------------------------------------------------
