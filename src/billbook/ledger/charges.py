@@ -109,13 +109,13 @@ def _origin_price(charge: Charge) -> int | None:
     return charge.origin_price if charge.origin_price is not None else charge.price
 
 
-def sent_inputs(charge: Charge) -> str | None:
-    """The inputs as sent, normalised as pricing reads them, as JSON text in the order sent (what
-    the order keeps). A charge priced from the catalog always has some (``{}`` for none); one that
-    sent its price has them only when it sent them. Raises ``InvalidRequest`` naming ``inputs``."""
+def sent_inputs(charge: Charge) -> tuple[dict[str, Any], str | None]:
+    """The inputs as sent, normalised as pricing reads them, and as JSON text in the order sent
+    (what the order keeps). A charge priced from the catalog always has some (``{}`` for none); one
+    that sent its price has them only when it sent them. Raises ``InvalidRequest`` naming ``inputs``."""
     if charge.inputs is None and charge.price is not None:
-        return None
-    return json.dumps(pricing.normalize_inputs(charge.inputs), separators=(",", ":"))
+        return {}, None
+    return pricing.normalize_inputs_json(charge.inputs)
 
 
 def _comparable(inputs: str | None) -> str | None:
@@ -187,11 +187,13 @@ def _conflict(charge: Charge, ak_id: int, inputs: str | None, first: _Terms) -> 
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
-    """A valid charge, its place in the list and its inputs as the order keeps them."""
+    """A valid charge, its place in the list and its inputs: as the order keeps them (``inputs``)
+    and as pricing reads them (``normal``)."""
 
     index: int
     charge: Charge
     inputs: str | None
+    normal: dict[str, Any]
 
 
 @dataclass
@@ -202,6 +204,7 @@ class _New:
     charge: Charge
     key: KeyRow
     inputs: str | None
+    normal: dict[str, Any]
     at: int
     price: int = 0
     origin_price: int = 0
@@ -256,7 +259,8 @@ async def charge_many(
             continue
         try:
             item.validate()
-            valid.append(_Sent(index, item, sent_inputs(item)))
+            normal, inputs = sent_inputs(item)
+            valid.append(_Sent(index, item, inputs, normal))
         except InvalidRequest as exc:
             batch.refuse(index, item.prediction_uuid, exc)
     keys = await key_store.by_access_key_ids(conn, {s.charge.access_key_id for s in valid})
@@ -297,7 +301,7 @@ async def _sort_out(
         else:
             seen.add(charge.prediction_uuid)
             at = charge.created_at if charge.created_at is not None else now
-            new.append(_New(index, charge, key, sent.inputs, at))
+            new.append(_New(index, charge, key, sent.inputs, sent.normal, at))
     return new, repeats
 
 
@@ -314,7 +318,7 @@ async def _price(conn: AsyncConnection, batch: _Batch, new: list[_New]) -> list[
     quotes = await pricing.price_many(
         conn,
         [
-            pricing.PriceRequest(n.key.account_id, n.charge.model_uuid, n.at, json.loads(n.inputs or "{}"))
+            pricing.PriceRequest(n.key.account_id, n.charge.model_uuid, n.at, n.normal)
             for n in to_price
         ],
     )
@@ -444,7 +448,7 @@ async def _lost_races(conn: AsyncConnection, batch: _Batch, held: list[_New], lo
     deducts = await billing_store.deducts_for_orders(conn, [e.order_id for e in existing.values()])
     for item in lost:
         found = existing[item.charge.prediction_uuid]
-        batch.answer_retry(_Sent(item.index, item.charge, item.inputs), item.key, found, deducts[found.order_id])
+        batch.answer_retry(_Sent(item.index, item.charge, item.inputs, item.normal), item.key, found, deducts[found.order_id])
     return [n for n in held if n not in lost]
 
 

@@ -102,9 +102,25 @@ def price_of(version: Version, rate_bp: int, inputs: dict[str, Any]) -> Quote:
     return Quote(version.model_id, version.id, listed, rate_bp, apply_discount(listed, rate_bp))
 
 
+class NormalInputs(dict):
+    """Inputs already normalised (by :func:`normalize_inputs_json`): not walked again."""
+
+
+def normalize_inputs_json(raw: Any) -> tuple[NormalInputs, str]:
+    """Normalised inputs and their JSON text, for a charge that keeps what it was sent; raises
+    ``InvalidRequest`` naming ``inputs``."""
+    try:
+        plain, text = formulas.normalize_inputs_json(raw)
+    except formulas.UnpriceableInputs as exc:
+        raise InvalidRequest(f"inputs {exc}") from None
+    return NormalInputs(plain), text
+
+
 def normalize_inputs(raw: Any) -> dict[str, Any]:
     """Inputs as every price reads them (a bounded JSON object; None is ``{}``); raises
     ``InvalidRequest`` naming ``inputs``."""
+    if isinstance(raw, NormalInputs):
+        return raw
     try:
         return formulas.normalize_inputs(raw)
     except formulas.UnpriceableInputs as exc:
