@@ -301,3 +301,21 @@ async def test_verify_reprices_every_catalog_priced_order(client: httpx.AsyncCli
     assert any(order[0] in m and "origin_price 0.100001 USD is not version" in m for m in messages), messages
     assert any(order[1] in m and "list price 0.22 USD" in m for m in messages), messages
     assert any(order[2] in m and "less the discount of 10 % then, 0.27 USD" in m for m in messages), messages
+
+
+async def test_the_servers_hold_timeout_is_the_default(app, client: httpx.AsyncClient) -> None:  # noqa: ANN001
+    """``hold_timeout_s`` in the server's settings (``BILLBOOK_HOLD_TIMEOUT``) dates the holds of
+    charges that give none; a charge's own still wins."""
+    app.state.settings = app.state.settings.model_copy(update={"hold_timeout_s": 900})
+    who = await acustomer(client, ADMIN_TOKEN)
+    at = now_ms() - HOUR
+    server = await charged(client, who["key"], "img/s", price="0.01", created_at=at)
+    own = await charged(client, who["key"], "img/s", price="0.01", created_at=at, hold_timeout_s=30)
+    batch = await client.post("/internal/v1/charges/batch", headers=ADMIN, json={"charges": [
+        {"prediction_uuid": new_uuid(), "access_key_id": who["key"]["access_key_id"], "model_uuid": "img/s",
+         "price": "0.01", "created_at": at}]})
+    in_batch = batch.json()["data"]["results"][0]["prediction_uuid"]
+    rows = dict(await execute(app.state.db, "SELECT uuid, hold_until FROM predictions"))
+    assert rows[server["record"]["prediction"]["uuid"]] == at + 900_000
+    assert rows[own["record"]["prediction"]["uuid"]] == at + 30_000
+    assert rows[in_batch] == at + 900_000
