@@ -319,3 +319,14 @@ async def test_the_servers_hold_timeout_is_the_default(app, client: httpx.AsyncC
     assert rows[server["record"]["prediction"]["uuid"]] == at + 900_000
     assert rows[own["record"]["prediction"]["uuid"]] == at + 30_000
     assert rows[in_batch] == at + 900_000
+
+
+async def test_a_repeat_in_a_batch_compares_the_hold_in_force(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN)
+    await version(client, "img/rp", "0.01", effective_from=now_ms() - HOUR)
+    one = {"prediction_uuid": new_uuid(), "access_key_id": who["key"]["access_key_id"], "model_uuid": "img/rp"}
+    charges = [one, one | {"hold_timeout_s": 3600}, one | {"hold_timeout_s": 60}, one | {"inputs": {}}]
+    response = await client.post("/internal/v1/charges/batch", json={"charges": charges}, headers=ADMIN)
+    results = response.json()["data"]["results"]
+    assert [r["status"] for r in results] == ["created", "duplicate", "invalid", "duplicate"], results
+    assert results[2]["code"] == 409 and "hold_timeout_s" in results[2]["message"]

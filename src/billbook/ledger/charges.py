@@ -72,7 +72,9 @@ class Charge:
         if self.origin_price is not None and self.origin_price < 0:
             raise InvalidRequest("origin_price must not be negative")
         if self.origin_price is not None and self.price is None:
-            raise InvalidRequest("origin_price may only be sent with price: the catalog gives a charge without price its list price")
+            raise InvalidRequest(
+                "origin_price may only be sent with price: a charge without price gets the catalog's list price"
+            )
         if self.hold_timeout_s is not None and not 1 <= self.hold_timeout_s <= MAX_HOLD_TIMEOUT_S:
             raise InvalidRequest(f"hold_timeout_s must be between 1 and {MAX_HOLD_TIMEOUT_S} seconds")
         if self.model_type is not None and len(self.model_type) > 100:
@@ -210,8 +212,13 @@ class _New:
     origin_price: int = 0
     version_id: int | None = None
 
-    def terms(self) -> _Terms:
-        return replace(_Terms.of(self.charge, self.key.ak_id, self.inputs), created_at=self.at)
+    def terms(self, hold_timeout_s: int) -> _Terms:
+        """What it was charged with, as a recorded charge would say: its time and its hold."""
+        return replace(
+            _Terms.of(self.charge, self.key.ak_id, self.inputs),
+            created_at=self.at,
+            hold_timeout_s=self.charge.hold_timeout_s or hold_timeout_s,
+        )
 
 
 class _Batch:
@@ -272,7 +279,7 @@ async def charge_many(
     priced = await _price(conn, batch, new)
     held = await _hold(conn, batch, priced, balances)
     await _write(conn, batch, held, locked, hold_timeout_s)
-    _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new})
+    _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new}, hold_timeout_s)
     return [r for r in batch.results if r is not None]
 
 
@@ -469,7 +476,9 @@ def _usage_cells(held: list[_New]) -> list[dict]:
     return list(cells.values())
 
 
-def _settle_repeats(batch: _Batch, repeats: list[tuple[_Sent, KeyRow]], firsts: dict[str, _New]) -> None:
+def _settle_repeats(
+    batch: _Batch, repeats: list[tuple[_Sent, KeyRow]], firsts: dict[str, _New], hold_timeout_s: int
+) -> None:
     """A charge repeated within one list shares the first one's outcome, or conflicts with it.
 
     When the first was refused nothing was charged, so there is nothing to conflict with: the
@@ -482,7 +491,7 @@ def _settle_repeats(batch: _Batch, repeats: list[tuple[_Sent, KeyRow]], firsts: 
         if outcome.error is not None:
             batch.refuse(index, charge.prediction_uuid, _repeat_of_refused(charge, outcome.error))
             continue
-        error = _conflict(charge, key.ak_id, sent.inputs, first.terms())
+        error = _conflict(charge, key.ak_id, sent.inputs, first.terms(hold_timeout_s))
         if error:
             batch.refuse(index, charge.prediction_uuid, error)
         else:
