@@ -530,7 +530,7 @@ class StatusChange:
 def _check_transition(current: PredictionStatus, new: PredictionStatus, found: PredictionWithOrder) -> None:
     if new in TRANSITIONS.get(current, set()):
         return
-    if current == PredictionStatus.TIMEOUT and found.updated_at >= found.hold_until:  # expired by the sweeper
+    if current == PredictionStatus.TIMEOUT and found.updated_at >= found.hold_until:  # timed out once the hold expired
         raise Conflict(
             f"prediction {found.uuid}'s hold expired at {ms_to_iso(found.hold_until)}: "
             f"it was refunded and cannot be {new}"
