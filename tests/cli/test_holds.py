@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from billbook.api.app import create_app
 from billbook.cli.main import app
-from billbook.settings import Settings
+from billbook.settings import Settings, SettingsError, load_settings
 from billbook.times import now_ms
 from tests.checks import assert_verify_cli
 from tests.conftest import ADMIN_TOKEN
@@ -103,3 +105,52 @@ def test_a_database_that_cannot_be_used_is_one_line() -> None:
     assert result.exit_code == 2
     assert "hunter2" not in result.output and len(result.output.strip().splitlines()) == 1
     assert "--db must start with sqlite:// or postgresql://" in result.output
+
+
+# --- the settings ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("BILLBOOK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172_800), (" 1H ", 3600)])
+def test_hold_durations(text: str, seconds: int, clean_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLBOOK_HOLD_TIMEOUT", text)
+    monkeypatch.setenv("BILLBOOK_HOLD_SWEEP_INTERVAL", text)
+    settings = Settings()
+    assert (settings.hold_timeout_s, settings.hold_sweep_interval_s) == (seconds, seconds)
+
+
+def test_hold_defaults_and_off(clean_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().hold_timeout_s, Settings().hold_sweep_interval_s) == (3600, 30)
+    monkeypatch.setenv("BILLBOOK_HOLD_SWEEP_INTERVAL", "off")
+    assert Settings().hold_sweep_interval_s is None
+
+
+@pytest.mark.parametrize("text", ["1 hour", "90", "0s", "-5m", "1.5h", "off", ""])
+def test_a_bad_hold_timeout_names_the_variable(text: str, clean_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLBOOK_HOLD_TIMEOUT", text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == f"BILLBOOK_HOLD_TIMEOUT must be a duration like 90s, 15m or 1h (s, m, h or d), got {text!r}"
+
+
+def test_a_bad_sweep_interval_names_the_variable(clean_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLBOOK_HOLD_SWEEP_INTERVAL", "30 sec")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "BILLBOOK_HOLD_SWEEP_INTERVAL must be a duration like 90s, 15m or 1h (s, m, h or d) or off, got '30 sec'"
+    )
+
+
+@pytest.mark.parametrize("interval", [45, None])
+def test_workers_get_the_hold_settings(interval: int | None, clean_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    given = Settings(hold_timeout_s=90, hold_sweep_interval_s=interval)
+    for name, value in given.as_environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == given
