@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from decimal import Decimal
 
 import httpx
@@ -19,9 +20,10 @@ from billbook.ledger import holds
 from billbook.settings import Settings
 from billbook.store.db import Database
 from billbook.times import ms_to_iso, now_ms
-from tests.checks import assert_verified
+from tests.checks import assert_verified, assert_verify_cli
 from tests.conftest import ADMIN_TOKEN, start_server, stop_server
 from tests.factories import acreate_charge, acustomer, aset_status, create_account, create_charge, create_key, new_uuid
+from tests.servers import fresh_database
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 HOUR_MS = 3_600_000
@@ -260,9 +262,10 @@ async def test_a_failed_sweep_is_logged_and_the_loop_goes_on(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_a_live_server_expires_a_hold_by_itself(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> None:
-    from tests.servers import fresh_database
-
+def test_a_live_server_expires_a_hold_by_itself(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> None:
+    """``billbook serve`` with two workers, each sweeping every second, on a fresh database."""
     with fresh_database(backend, tmp_path_factory, request) as url:
         proc, base = start_server(url, workers=2, env={"BILLBOOK_HOLD_SWEEP_INTERVAL": "1s"})
         try:
@@ -275,7 +278,7 @@ def test_a_live_server_expires_a_hold_by_itself(backend: str, tmp_path_factory: 
                               created_at=now_ms() - 2 * HOUR_MS)
                 body = {"page": 1, "page_size": 10, "billing_type": "refund"}
                 while not (items := http.post("/api/v3/billings/search", json=body, headers=headers).json()["data"]["items"]):
-                    asyncio.run(asyncio.sleep(0.2))
+                    time.sleep(0.2)
                 assert [i["prediction"]["uuid"] for i in items] == [uuid]
                 assert items[0]["prediction"]["status"] == "timeout"
                 late = http.post(f"/internal/v1/predictions/{uuid}/status", json={"status": "completed"}, headers=ADMIN)
@@ -283,6 +286,4 @@ def test_a_live_server_expires_a_hold_by_itself(backend: str, tmp_path_factory: 
                 assert http.get("/api/v3/balance", headers=headers).json()["data"]["balance"] == 3
         finally:
             stop_server(proc)
-        from tests.checks import assert_verify_cli
-
         assert_verify_cli(url)
