@@ -87,8 +87,11 @@ RECORD_COLUMNS = (
     "id", "uuid", "account_id", "billing_type", "price", "delta", "balance_after", "ak_id", "order_id", "prediction_id",
     "model_uuid", "access_key_id", "reference", "reason", "created_at", "updated_at",
 )
+#: Every prediction's hold expires an hour after its charge (the server's default).
+HOLD_MS = 3_600_000
 PREDICTION_COLUMNS = (
     "id", "uuid", "account_id", "ak_id", "model_uuid", "model_type", "status", "created_at", "updated_at",
+    "hold_until",
 )
 ORDER_COLUMNS = (
     "id", "uuid", "prediction_id", "account_id", "ak_id", "state", "price", "origin_price", "created_at", "updated_at",
@@ -356,7 +359,7 @@ class Generator:
                     model_uuid, model_type = MODELS[p["model"]][0], MODELS[p["model"]][1]
                     status = p["status"]
                     statuses[status] = statuses.get(status, 0) + 1
-                    predictions.append((pid, p["uuid"], account.id, p["ak_id"], model_uuid, model_type, status, t, p["updated"]))
+                    predictions.append((pid, p["uuid"], account.id, p["ak_id"], model_uuid, model_type, status, t, p["updated"], t + HOLD_MS))
                     orders.append((oid, "%032x" % rng.getrandbits(128), pid, account.id, p["ak_id"], p["state"], p["price"], p["origin"], t, p["updated"]))
                     account.written -= p["price"]
                     records.append((rid, "%032x" % rng.getrandbits(128), account.id, "deduct", p["price"], -p["price"], account.written, p["ak_id"], oid, pid, model_uuid, p["access_key_id"], None, None, t, t))

@@ -139,7 +139,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator:
-    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    # No background sweep of expired holds: tests that want one start it (tests/ledger/test_holds.py).
+    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -163,7 +164,7 @@ _running: dict[int, BillbookServer] = {}
 
 def start_server(database_url: str, *, workers: int = 1, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     """``billbook serve`` in a child process (``bench/launcher.py``); returns once ``/healthz`` answers."""
-    server = BillbookServer(database_url, workers=workers, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}).start()
+    server = BillbookServer(database_url, workers=workers, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_HOLD_SWEEP_INTERVAL": "off", **(env or {})}).start()
     assert server.proc is not None
     _running[server.pid] = server
     return server.proc, server.base_url

@@ -18,8 +18,9 @@ from tests.conftest import ADMIN_TOKEN, BillbookServer, drop_pg_database, new_pg
 
 
 class Server(BillbookServer):
-    def __init__(self, database_url: str, *, workers: int = 1) -> None:
-        super().__init__(database_url, workers=workers, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN})
+    def __init__(self, database_url: str, *, workers: int = 1, env: dict | None = None) -> None:
+        env = {"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_HOLD_SWEEP_INTERVAL": "off", **(env or {})}
+        super().__init__(database_url, workers=workers, env=env)
         self.start()
 
 

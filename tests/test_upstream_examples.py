@@ -42,7 +42,7 @@ def check_item(item: dict) -> None:
                          "balance_after", "created_at", "updated_at", "order", "prediction"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", item["created_at"])
     if item["billing_type"] in ("deduct", "refund"):
-        assert set(item["order"]) == {"uuid", "state", "price", "origin_price", "status", "ak_id"}
+        assert set(item["order"]) == {"uuid", "state", "price", "origin_price", "status", "ak_id", "price_version"}
         assert set(item["prediction"]) == {"uuid", "model_uuid", "status"}
 
 

@@ -81,6 +81,7 @@ class Order(Base):
     state: Mapped[str] = mapped_column(String(16))
     price: Mapped[int] = mapped_column(BigInteger)
     origin_price: Mapped[int] = mapped_column(BigInteger)
+    price_version_id: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -218,6 +219,7 @@ def render(r: BillingRecord) -> dict:
             "origin_price": usd(r.order.origin_price),
             "status": "",
             "ak_id": r.order.ak_id,
+            "price_version": r.order.price_version_id,
         },
         "prediction": None
         if r.prediction is None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BILLBOOK_"
@@ -26,14 +26,23 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day|s|m|h|d)s?\s*$", re.IGNORECASE)
 _PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE_OFF = ("", "off", "none", "0")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$", re.IGNORECASE)
+#: Settings whose variable is not ``BILLBOOK_<FIELD>``: the variable holds a duration (``90s``),
+#: the field its number of seconds.
+_DURATIONS = {"hold_timeout_s": "BILLBOOK_HOLD_TIMEOUT", "hold_sweep_interval_s": "BILLBOOK_HOLD_SWEEP_INTERVAL"}
+_FIELDS_OF_VARIABLES = {variable: field for field, variable in _DURATIONS.items()}
+#: Durations that may also be ``off``.
+_MAY_BE_OFF = frozenset({"hold_sweep_interval_s"})
 _URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def env_name(field: str) -> str:
-    """``rate_limit`` -> ``BILLBOOK_RATE_LIMIT``."""
-    return ENV_PREFIX + field.upper()
+    """``rate_limit`` -> ``BILLBOOK_RATE_LIMIT``; ``hold_timeout_s`` -> ``BILLBOOK_HOLD_TIMEOUT``."""
+    if field in _FIELDS_OF_VARIABLES:  # a validation error names the variable it was read from
+        return field
+    return _DURATIONS.get(field) or ENV_PREFIX + field.upper()
 
 
 def hide_password(url: str) -> str:
@@ -57,8 +66,28 @@ def parse_rate(text: str | None) -> tuple[int, int] | None:
     return int(match.group(1)), period
 
 
+def parse_duration(text: str | int | None, variable: str, *, may_be_off: bool = False) -> int | None:
+    """``90s``, ``15m``, ``1h``, ``2d`` -> seconds (at least one); an int is seconds already; with
+    ``may_be_off``, ``off`` (or None) -> None.
+
+    Raises ValueError naming ``variable`` for anything else (``1 hour``, ``90``, ``0s``)."""
+    if may_be_off and (text is None or (isinstance(text, str) and text.strip().lower() == "off")):
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        seconds = text
+    else:
+        match = _DURATION.match(text) if isinstance(text, str) else None
+        seconds = int(match.group(1)) * _PERIOD_SECONDS[match.group(2).lower()] if match else 0
+    if seconds < 1:
+        forms = "90s, 15m or 1h (s, m, h or d)" + (" or off" if may_be_off else "")
+        raise ValueError(f"{variable} must be a duration like {forms}, got {text!r}")
+    return seconds
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # populate_by_name: a duration is set in code by its field (``hold_timeout_s=90``), in the
+    # environment by its variable (``BILLBOOK_HOLD_TIMEOUT=90s``).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     #: SQLAlchemy URL without a driver: ``sqlite:///billbook.db`` or ``postgresql://user@host/db``.
     database_url: str = "sqlite:///billbook.db"
@@ -96,6 +125,13 @@ class Settings(BaseSettings):
     #: When set, ``/metrics`` is served on this port only (e.g. one reachable from the monitoring
     #: network alone) instead of next to the API.
     metrics_port: Port | None = None
+    #: ``BILLBOOK_HOLD_TIMEOUT``: how long a charge holds its price when it does not say
+    #: (``hold_timeout_s``); a prediction still ``created`` or ``processing`` after it is moved to
+    #: ``timeout`` and refunded by the sweeper. A duration: ``90s``, ``15m``, ``1h``, ``2d``.
+    hold_timeout_s: int = Field(default=3_600, validation_alias=_DURATIONS["hold_timeout_s"])
+    #: ``BILLBOOK_HOLD_SWEEP_INTERVAL``: how often each server process looks for expired holds;
+    #: ``off`` (None): never, when ``billbook holds expire`` runs from cron instead.
+    hold_sweep_interval_s: int | None = Field(default=30, validation_alias=_DURATIONS["hold_sweep_interval_s"])
 
     @field_validator("admin_token", "metrics_token")
     @classmethod
@@ -138,6 +174,12 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
+    @field_validator("hold_timeout_s", "hold_sweep_interval_s", mode="before")
+    @classmethod
+    def _duration(cls, value: str | int | None, info: ValidationInfo) -> int | None:
+        field = info.field_name or ""
+        return parse_duration(value, env_name(field), may_be_off=field in _MAY_BE_OFF)
+
     @field_validator("log_format")
     @classmethod
     def _log_format(cls, value: str) -> str:
@@ -149,7 +191,9 @@ class Settings(BaseSettings):
         """These settings as ``BILLBOOK_*`` variables: how ``billbook serve`` hands them to workers."""
         env = {}
         for name, value in self.model_dump().items():
-            if value is not None:
+            if name in _DURATIONS:
+                env[env_name(name)] = "off" if value is None else f"{value}s"
+            elif value is not None:
                 env[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
         return env
 

@@ -127,8 +127,8 @@ async def test_missing_rollup_cell_and_half_a_charge(client: httpx.AsyncClient, 
     await _execute(db, "DELETE FROM usage_daily WHERE account_id = :a", a=made["second"]["account"]["id"])
     await _execute(
         db,
-        "INSERT INTO predictions (uuid, account_id, ak_id, model_uuid, model_type, status, created_at, updated_at)"
-        " VALUES (:u, :a, :k, 'm', '', 'created', 0, 0)",
+        "INSERT INTO predictions (uuid, account_id, ak_id, model_uuid, model_type, status, created_at, updated_at,"
+        " hold_until) VALUES (:u, :a, :k, 'm', '', 'created', 0, 0, 3600000)",
         u=new_uuid(),
         a=made["first"]["account"]["id"],
         k=made["first"]["key"]["ak_id"],

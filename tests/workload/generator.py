@@ -4,7 +4,9 @@ the same sequence. Each operation carries both the HTTP request to send and the 
 
 The mix leans on what breaks ledgers: retries with the same and with a different payload, status
 changes in every order (most illegal), charges larger than the balance, revoked keys, recharges and
-adjustments retried under the same reference, and malformed fields that must change nothing.
+adjustments retried under the same reference, and malformed fields that must change nothing. Charges
+without a price are priced from the seed's own catalog models, which get new versions (now and
+back-dated) and discounts mid-run; their retries come before and after those changes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from tests.workload.model import LedgerModel
+from tests.workload.model import DURATION_FORMULA, LedgerModel
 
 MODELS = ("bytedance/seedream-v4.5", "wavespeed-ai/flux-dev", "google/veo3-fast")
 STATUSES = ("processing", "completed", "failed", "cancelled", "timeout", "created")
@@ -37,7 +39,20 @@ WEIGHTS = {
     "new_key": 2,
     "balance": 6,
     "unknown": 2,
+    "charge_catalog": 12,
+    "catalog_retry": 5,
+    "catalog_conflict": 2,
+    "version": 3,
+    "discount": 2,
 }
+#: Base prices of catalog versions: multiples of 5 micro-dollars, so ``* duration / 5`` is exact.
+BASE_PRICES = (10_000, 25_000, 40_000, 100_005, 1_500_000)
+RATES = (0, 10, 12.5, 25, 50, 33.33)
+
+
+def catalog_models(seed: int) -> dict[str, str | None]:
+    """The seed's own catalog models (the database is shared by every seed) and their formulas."""
+    return {f"catalog/s{seed}-flat": None, f"catalog/s{seed}-video": DURATION_FORMULA}
 
 
 def wire_usd(rng: random.Random, micros: int) -> Any:
@@ -54,6 +69,7 @@ class Generator:
         self.rng = random.Random(seed)
         self.model = model
         self.seed = seed
+        self.catalog = catalog_models(seed)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -108,6 +124,8 @@ class Generator:
 
     def body(self, charge: dict) -> dict:
         body = dict(charge)
+        if "price" not in charge:
+            return body
         body["price"] = wire_usd(self.rng, charge["price"])
         if "origin_price" in charge:
             body["origin_price"] = wire_usd(self.rng, charge["origin_price"])
@@ -180,9 +198,93 @@ class Generator:
             elif roll < 0.45:
                 retry = self._charge_retry()
                 items.append(retry if retry is not None else self._charge())
+            elif roll < 0.7:
+                retry = self._catalog_retry() if self.rng.random() < 0.3 else None
+                items.append(retry if retry is not None else self._charge_catalog())
             else:
                 items.append(self._charge())
         return {"kind": "batch", "items": items, "body": {"charges": [i["body"] for i in items]}}
+
+    # --- the price catalog -----------------------------------------------------------------------
+
+    def inputs(self, model_id: str) -> dict | None:
+        roll = self.rng.random()
+        if roll < 0.2:
+            return None
+        if self.catalog.get(model_id) is None:
+            return {"prompt": self.rng.choice(("a cat", "a dog"))}
+        inputs: dict[str, Any] = {"duration": self.rng.randint(1, 20)}
+        if roll < 0.5:
+            inputs = {"prompt": "x", **inputs}  # keys in another order than most
+        return inputs
+
+    def _charge_catalog(self) -> dict:
+        key = self.key()
+        model_id = self.rng.choice(list(self.catalog)) if self.rng.random() < 0.95 else "catalog/not-there"
+        charge: dict[str, Any] = {"prediction_uuid": self.uuid(), "access_key_id": key.access_key_id, "model_uuid": model_id}
+        inputs = self.inputs(model_id)
+        if inputs is not None:
+            charge["inputs"] = inputs
+        roll = self.rng.random()
+        if roll < 0.05:  # before the model's first version: no price to be had
+            charge["created_at"] = BASE_MS - 2 * DAY_MS
+        elif roll < 0.5:
+            charge["created_at"] = BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
+        if self.rng.random() < 0.2:
+            charge["hold_timeout_s"] = self.rng.choice((60, 3600, 86_400))
+        return {"kind": "charge", "charge": charge, "body": self.body(charge)}
+
+    def _catalog_replayed(self) -> dict | None:
+        priced = [p for p in self.model.predictions.values() if p.catalog]
+        if not priced:
+            return None
+        p = self.rng.choice(priced)
+        charge: dict[str, Any] = {"prediction_uuid": p.uuid, "access_key_id": p.access_key_id, "model_uuid": p.model_uuid}
+        if p.inputs is not None:
+            charge["inputs"] = dict(reversed(list(p.inputs.items())))  # the same object, keys reordered
+        if p.created_at is not None and self.rng.random() < 0.5:
+            charge["created_at"] = p.created_at
+        return charge
+
+    def _catalog_retry(self) -> dict | None:
+        charge = self._catalog_replayed()
+        return None if charge is None else {"kind": "charge", "charge": charge, "body": self.body(charge)}
+
+    def _catalog_conflict(self) -> dict | None:
+        charge = self._catalog_replayed()
+        if charge is None:
+            return None
+        what = self.rng.choice(("inputs", "price", "model_uuid"))
+        if what == "inputs":
+            charge["inputs"] = {"duration": (charge.get("inputs") or {}).get("duration", 0) + 1}
+        elif what == "price":
+            charge["price"] = 40_000
+        else:
+            charge["model_uuid"] = next(m for m in self.catalog if m != charge["model_uuid"])
+        return {"kind": "charge", "charge": charge, "body": self.body(charge)}
+
+    def _version(self) -> dict:
+        model_id = self.rng.choice(list(self.catalog))
+        base_price = self.rng.choice(BASE_PRICES)
+        effective_from = None  # from now on
+        if self.rng.random() < 0.5:  # back-dated among the back-filled charges' days
+            effective_from = BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
+        return self.version(model_id, base_price, effective_from)
+
+    def version(self, model_id: str, base_price: int, effective_from: int | None) -> dict:
+        formula = self.catalog[model_id]
+        body: dict[str, Any] = {"name": model_id, "base_price": wire_usd(self.rng, base_price), "formula": formula}
+        if effective_from is not None:
+            body["effective_from"] = effective_from
+        return {"kind": "version", "model_id": model_id, "base_price": base_price, "formula": formula,
+                "effective_from": effective_from, "body": body}
+
+    def _discount(self) -> dict:
+        account_id = self.account_id()
+        model_id = self.rng.choice([None, *self.catalog])
+        rate = self.rng.choice(RATES)
+        return {"kind": "discount", "account_id": account_id, "model_id": model_id,
+                "rate_bp": int(Decimal(str(rate)) * 100), "body": {"model_id": model_id, "rate_percent": rate}}
 
     def _status(self) -> dict | None:
         p = self.prediction()

@@ -7,13 +7,42 @@ the few response fields worth checking) a request must get, and apply its effect
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 REFUNDING = frozenset({"failed", "cancelled", "timeout"})
 STATUSES = frozenset({"created", "processing", "completed"}) | REFUNDING
 NEXT = {"created": {"processing", "completed"} | REFUNDING, "processing": {"completed"} | REFUNDING}
 MAX_MICROS = 10**18
+#: A charge without ``created_at`` is dated when the server writes it: after every step before it.
+NOW = 2**62
+#: The formula of the workload's priced-by-duration models, as the catalog holds it.
+DURATION_FORMULA = "base_price * duration / 5"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A price version as the contract describes it; ``formula`` is None (flat) or DURATION_FORMULA."""
+
+    effective_from: int
+    base_price: int
+    formula: str | None
+
+    def list_price(self, inputs: dict) -> int:
+        """``base_price`` without a formula or inputs, else ``base_price * duration / 5``; the
+        workload's base prices are multiples of 5 micro-dollars, so the result is exact."""
+        if self.formula is None or not inputs:
+            return self.base_price
+        exact = Decimal(self.base_price) * Decimal(inputs["duration"]) / 5
+        return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def discounted(list_price: int, rate_bp: int) -> int:
+    """The list price less ``rate_bp`` hundredths of a percent, rounded half up to the micro-dollar."""
+    exact = Decimal(list_price) * (10_000 - rate_bp) / 10_000
+    return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -38,6 +67,9 @@ class Prediction:
     model_type: str
     created_at: int | None
     status: str = "created"
+    #: Priced from the catalog (the charge sent no price), with these inputs.
+    catalog: bool = False
+    inputs: dict | None = None
 
     @property
     def order_state(self) -> str:
@@ -52,6 +84,8 @@ class Account:
     balance: int = 0
     #: (billing_type, reference) -> (delta, reason)
     references: dict[tuple[str, str], tuple[int, str | None]] = field(default_factory=dict)
+    #: model id or None (every model) -> [(set_at, rate_bp)], oldest first
+    discounts: dict[str | None, list[tuple[int, int]]] = field(default_factory=dict)
     #: (billing_type, price, prediction uuid or None), one per record
     records: list[tuple[str, int, str | None]] = field(default_factory=list)
 
@@ -71,6 +105,55 @@ class LedgerModel:
     accounts: dict[int, Account] = field(default_factory=dict)
     keys: dict[str, Key] = field(default_factory=dict)
     predictions: dict[str, Prediction] = field(default_factory=dict)
+    #: model id -> versions, by ``effective_from``
+    catalog: dict[str, list[Version]] = field(default_factory=dict)
+
+    # --- the price catalog -----------------------------------------------------------------------
+
+    def expect_version(self, model_id: str, version: Version) -> Outcome:
+        """A version is added unless the one in force at its time already says the same; another
+        version at the same time is a 409."""
+        versions = self.catalog.setdefault(model_id, [])
+        current = self.version_at(model_id, version.effective_from)
+        if current is not None and (current.base_price, current.formula) == (version.base_price, version.formula):
+            return Outcome(200, {"created": False})
+        if current is not None and current.effective_from == version.effective_from:
+            return Outcome(409)
+        versions.append(version)
+        versions.sort(key=lambda v: v.effective_from)
+        return Outcome(200, {"created": True})
+
+    def version_at(self, model_id: str, at: int) -> Version | None:
+        versions = self.catalog.get(model_id, [])
+        index = bisect.bisect_right([v.effective_from for v in versions], at) - 1
+        return versions[index] if index >= 0 else None
+
+    def expect_discount(self, account_id: int, model_id: str | None, rate_bp: int) -> Outcome:
+        account = self.accounts[account_id]
+        settings = account.discounts.setdefault(model_id, [])
+        if settings and settings[-1][1] == rate_bp:
+            return Outcome(200, {"changed": False})
+        return Outcome(200, {"changed": True})
+
+    def record_discount(self, account_id: int, model_id: str | None, rate_bp: int, set_at: int) -> None:
+        """A change the server made at ``set_at`` (its clock: the model cannot know it otherwise)."""
+        self.accounts[account_id].discounts[model_id].append((set_at, rate_bp))
+
+    def rate_at(self, account_id: int, model_id: str, at: int) -> int:
+        discounts = self.accounts[account_id].discounts
+        for scope in (model_id, None):
+            settings = [rate for set_at, rate in discounts.get(scope, []) if set_at <= at]
+            if settings:
+                return settings[-1]
+        return 0
+
+    def catalog_price(self, account_id: int, model_id: str, at: int, inputs: dict) -> tuple[int, int] | None:
+        """(price, list price) of a charge without price, or None when no version is in force."""
+        version = self.version_at(model_id, at)
+        if version is None:
+            return None
+        listed = version.list_price(inputs)
+        return discounted(listed, self.rate_at(account_id, model_id, at)), listed
 
     # --- accounts and keys -------------------------------------------------------------------
 
@@ -128,29 +211,48 @@ class LedgerModel:
 
     # --- charges ---------------------------------------------------------------------------------
 
+    def _same_charge(self, existing: Prediction, charge: dict, key: Key) -> bool:
+        """A retry repeats what was sent: a catalog-priced charge its inputs (none is ``{}``),
+        never the price the catalog gave it; fields the retry leaves out are not compared."""
+        price, origin = charge.get("price"), charge.get("origin_price")
+        if existing.catalog:
+            sent = price is None and (charge.get("inputs") or {}) == (existing.inputs or {})
+        else:
+            sent = (
+                existing.price == price
+                and (origin is None or existing.origin_price == origin)
+                and ("inputs" not in charge or charge["inputs"] == existing.inputs)
+            )
+        return (
+            sent
+            and existing.access_key_id == key.access_key_id
+            and existing.model_uuid == charge["model_uuid"]
+            and (charge.get("model_type") is None or charge["model_type"] == existing.model_type)
+            and (charge.get("created_at") is None or charge["created_at"] == existing.created_at)
+        )
+
     def expect_charge(self, charge: dict) -> Outcome:
-        """``charge`` holds micros and ms (``price`` None: an invalid amount; ``valid`` False: a
-        malformed field)."""
-        price, origin = charge["price"], charge.get("origin_price")
-        if not charge.get("valid", True) or price is None or price < 0 or (origin is not None and origin < 0):
+        """``charge`` holds micros and ms (``price`` absent: priced from the catalog; ``price``
+        None: an invalid amount; ``valid`` False: a malformed field)."""
+        catalog = "price" not in charge
+        price, origin = charge.get("price"), charge.get("origin_price")
+        if not charge.get("valid", True) or (not catalog and (price is None or price < 0)) or (origin is not None and origin < 0):
             return Outcome(400)
         key = self.keys.get(charge["access_key_id"])
         if key is None:
             return Outcome(404)
         existing = self.predictions.get(charge["prediction_uuid"])
         if existing is not None:
-            same = (
-                existing.access_key_id == key.access_key_id
-                and existing.model_uuid == charge["model_uuid"]
-                and existing.price == price
-                and existing.origin_price == (origin if origin is not None else price)
-                and (charge.get("model_type") is None or charge["model_type"] == existing.model_type)
-                and (charge.get("created_at") is None or charge["created_at"] == existing.created_at)
-            )
-            return Outcome(200, {"created": False}) if same else Outcome(409)
+            return Outcome(200, {"created": False}) if self._same_charge(existing, charge, key) else Outcome(409)
         if key.revoked:
             return Outcome(409)
         account = self.accounts[key.account_id]
+        if catalog:
+            at = charge.get("created_at", NOW)
+            priced = self.catalog_price(key.account_id, charge["model_uuid"], at, charge.get("inputs") or {})
+            if priced is None:
+                return Outcome(400)
+            price, origin = priced
         if account.balance < price:
             return Outcome(402)
         account.balance -= price
@@ -158,6 +260,7 @@ class LedgerModel:
         self.predictions[charge["prediction_uuid"]] = Prediction(
             charge["prediction_uuid"], key.account_id, key.access_key_id, charge["model_uuid"], price,
             origin if origin is not None else price, charge.get("model_type") or "", charge.get("created_at"),
+            catalog=catalog, inputs=charge.get("inputs"),
         )
         return Outcome(200, {"created": True})
 

@@ -9,6 +9,7 @@ step and the request, so the seed can be replayed alone.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +19,8 @@ from sqlalchemy import func, select
 from billbook.store.db import Database
 from billbook.store.tables import accounts, billing_records
 from tests.checks import averify
-from tests.workload.generator import Generator
-from tests.workload.model import Key, LedgerModel, Outcome
+from tests.workload.generator import BASE_MS, DAY_MS, Generator
+from tests.workload.model import Key, LedgerModel, Outcome, Version
 
 
 class Mismatch(AssertionError):
@@ -28,6 +29,12 @@ class Mismatch(AssertionError):
 
 def micros(usd: Any) -> int:
     return int(Decimal(str(usd)) * 1_000_000)
+
+
+def iso_ms(text: str) -> int:
+    """``2026-01-01T00:00:00.000Z`` as milliseconds since the epoch."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(moment.timestamp() * 1000)
 
 
 class Runner:
@@ -65,6 +72,9 @@ class Runner:
             self.model.add_account(account_id, opening)
             await self._new_key(account_id, auditor=True)
             await self._new_key(account_id)
+        # The seed's catalog models, priced from before every back-filled charge.
+        for model_id in self.gen.catalog:
+            await self.step(self.gen.version(model_id, rng.choice((10_000, 25_000)), BASE_MS - DAY_MS))
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -104,6 +114,21 @@ class Runner:
         elif kind == "new_key":
             response = await self._new_key(op["account_id"])
             self._compare(Outcome(200), response)
+        elif kind == "version":
+            response = await self.http.put(f"/internal/v1/models/{op['model_id']}", json=op["body"], headers=self.admin)
+            at = op["effective_from"]
+            if at is None and response.status_code == 200:
+                at = iso_ms(response.json()["data"]["effective_from"])
+            expected = self.model.expect_version(op["model_id"], Version(at, op["base_price"], op["formula"]))
+            self._compare(expected, response)
+        elif kind == "discount":
+            path = f"/internal/v1/accounts/{op['account_id']}/discounts"
+            expected = self.model.expect_discount(op["account_id"], op["model_id"], op["rate_bp"])
+            response = await self.http.put(path, json=op["body"], headers=self.admin)
+            self._compare(expected, response)
+            if expected.fields.get("changed"):
+                set_at = iso_ms(response.json()["data"]["set_at"])
+                self.model.record_discount(op["account_id"], op["model_id"], op["rate_bp"], set_at)
         elif kind == "balance":
             key = self.model.keys[op["key"]]
             expected = self.model.expect_balance(key.api_key)

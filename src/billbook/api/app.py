@@ -1,7 +1,10 @@
-"""The ASGI application: routes, error rendering, the dashboard, and start-up (migrate, admin token)."""
+"""The ASGI application: routes, error rendering, the dashboard, start-up (migrate, admin token) and
+the background sweep of expired holds."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +21,7 @@ from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
 from billbook.api.routes import catalog, health, internal, public
-from billbook.ledger import keys
+from billbook.ledger import holds, keys
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
@@ -40,6 +43,33 @@ async def prepare(db: Database, settings: Settings) -> AdminAuth:
     return AdminAuth(salted_hash=stored)
 
 
+#: How long shutdown waits for a sweep's batch under way to commit before cancelling it.
+SWEEPER_STOP_TIMEOUT_S = 10
+
+
+def _start_hold_sweeper(db: Database, settings: Settings) -> tuple[asyncio.Task, asyncio.Event] | None:
+    """Expire holds every ``hold_sweep_interval_s`` in the background of this process (every worker
+    runs one; the sweep's locking makes them share the work), unless the interval is ``off``."""
+    if settings.hold_sweep_interval_s is None:
+        return None
+    stop = asyncio.Event()
+    loop = holds.sweep_forever(lambda: db.transaction(write=True), settings.hold_sweep_interval_s, stop)
+    return asyncio.create_task(loop, name="billbook-hold-sweeper"), stop
+
+
+async def _stop_hold_sweeper(sweeper: tuple[asyncio.Task, asyncio.Event] | None) -> None:
+    """Let the batch under way commit, then end the loop; cancel it if it does not end in time."""
+    if sweeper is None:
+        return
+    task, stop = sweeper
+    stop.set()
+    await asyncio.wait({task}, timeout=SWEEPER_STOP_TIMEOUT_S)
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -48,9 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url, pool_size=settings.pool_size)
         app.state.db = db
         app.state.admin_auth = await prepare(db, settings)
+        sweeper = _start_hold_sweeper(db, settings)
         try:
             yield
         finally:
+            await _stop_hold_sweeper(sweeper)
             await db.dispose()
 
     app = FastAPI(

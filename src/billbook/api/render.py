@@ -26,6 +26,8 @@ def billing_item(view: RecordView) -> dict:
             "origin_price": usd(view.order_origin_price),
             "status": "",
             "ak_id": view.order_ak_id,
+            # billbook's own: the catalog version the price came from (null: the charge sent it).
+            "price_version": view.order_price_version_id,
         }
     prediction = None
     if view.prediction_uuid is not None:

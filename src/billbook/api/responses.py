@@ -29,6 +29,8 @@ class OrderOut(BaseModel):
     origin_price: float
     status: str
     ak_id: int
+    #: billbook's own: the price version the order was priced from; null when the charge sent its price.
+    price_version: int | None = None
 
 
 class PredictionOut(BaseModel):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema, field_validator, model_validator
 
-from billbook.api.fields import EndBound, EndTimeMs, NameText, Page, PageSize, StartBound, TimeMs, Usd
+from billbook.api.fields import EndBound, EndTimeMs, NameText, Page, PageSize, StartBound, TimeMs, Usd, bounded
+from billbook.ledger.charges import MAX_HOLD_TIMEOUT_S
 
 BillingType = Literal["deduct", "refund", "recharge", "adjust"]
 Status = Literal["created", "processing", "completed", "failed", "cancelled", "timeout"]
@@ -138,14 +139,26 @@ class AdjustmentRequest(Body):
     reference: ShortStr
 
 
+HoldTimeout = Annotated[
+    int,
+    bounded(1, MAX_HOLD_TIMEOUT_S),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_HOLD_TIMEOUT_S}),
+]
+
+
 class ChargeRequest(Body):
+    """Without ``price``, the catalog prices the charge at ``created_at`` with ``inputs``."""
+
     prediction_uuid: ShortStr
     access_key_id: ShortStr
     model_uuid: ShortStr
-    price: Usd
+    price: Usd | None = None
     origin_price: Usd | None = None
     model_type: Annotated[StrictStr, Field(max_length=100)] | None = None
     created_at: TimeMs | None = None
+    #: What a price formula reads: any JSON object (bounded in size and depth by the ledger).
+    inputs: dict[str, Any] | None = None
+    hold_timeout_s: HoldTimeout | None = None
 
 
 class BatchChargeRequest(Body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import catalog, demo, operator, server, verify
+from billbook.cli import catalog, demo, holds, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -19,6 +19,7 @@ demo.register(app)
 operator.register(app)
 verify.register(app)
 catalog.register(app)
+holds.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only
     from billbook.cli import customer

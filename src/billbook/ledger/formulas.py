@@ -118,14 +118,21 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def normalize_inputs(inputs: Any) -> dict[str, Any]:
     """The inputs as a bounded JSON object of plain values (what both a quote and a charge use)."""
+    return normalize_inputs_json(inputs)[0]
+
+
+def normalize_inputs_json(inputs: Any) -> tuple[dict[str, Any], str]:
+    """The normalised inputs and their compact JSON text (measured against the bound, and what an
+    order keeps), computed once."""
     if inputs is None:
-        return {}
+        return {}, "{}"
     if not isinstance(inputs, dict):
         raise UnpriceableInputs("must be a JSON object")
     plain = _plain(inputs)
-    if len(json.dumps(plain, separators=(",", ":"))) > MAX_INPUTS_BYTES:
+    text = json.dumps(plain, separators=(",", ":"))
+    if len(text) > MAX_INPUTS_BYTES:
         raise UnpriceableInputs(f"must be at most {MAX_INPUTS_BYTES} bytes of JSON")
-    return plain
+    return plain, text
 
 
 def usd_float(micros: int) -> float:

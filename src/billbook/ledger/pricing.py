@@ -102,7 +102,25 @@ def price_of(version: Version, rate_bp: int, inputs: dict[str, Any]) -> Quote:
     return Quote(version.model_id, version.id, listed, rate_bp, apply_discount(listed, rate_bp))
 
 
-def _inputs(raw: Any) -> dict[str, Any]:
+class NormalInputs(dict):
+    """Inputs already normalised (by :func:`normalize_inputs_json`): not walked again."""
+
+
+def normalize_inputs_json(raw: Any) -> tuple[NormalInputs, str]:
+    """Normalised inputs and their JSON text, for a charge that keeps what it was sent; raises
+    ``InvalidRequest`` naming ``inputs``."""
+    try:
+        plain, text = formulas.normalize_inputs_json(raw)
+    except formulas.UnpriceableInputs as exc:
+        raise InvalidRequest(f"inputs {exc}") from None
+    return NormalInputs(plain), text
+
+
+def normalize_inputs(raw: Any) -> dict[str, Any]:
+    """Inputs as every price reads them (a bounded JSON object; None is ``{}``); raises
+    ``InvalidRequest`` naming ``inputs``."""
+    if isinstance(raw, NormalInputs):
+        return raw
     try:
         return formulas.normalize_inputs(raw)
     except formulas.UnpriceableInputs as exc:
@@ -117,7 +135,7 @@ async def quote(
 ) -> Quote:
     """What ``account_id`` pays for ``model_id`` with ``inputs`` at ``at`` (default: now)."""
     at = now_ms() if at is None else at
-    normal = _inputs(inputs)
+    normal = normalize_inputs(inputs)
     row = await store.version_at(conn, model_id, at) if is_model_id(model_id) else None
     if row is None:
         raise NotFound(f"model {model_id} is not in the price catalog")
@@ -177,7 +195,7 @@ async def price_many(conn: AsyncConnection, requests: Sequence[PriceRequest | tu
     for item in items:
         try:
             version = timeline.at(item.model_id, item.created_at)
-            results.append(price_of(version, rates.at(item.account_id, item.model_id, item.created_at), _inputs(item.inputs)))
+            results.append(price_of(version, rates.at(item.account_id, item.model_id, item.created_at), normalize_inputs(item.inputs)))
         except BillbookError as exc:
             results.append(exc)
     return results
@@ -212,6 +230,9 @@ class _Rates:
             self._times[key].append(row["set_at"])
             self._rates[key].append(row["rate_bp"])
 
+    def times(self, key: tuple) -> list[int]:
+        return self._times.get(key, [])
+
     def _latest(self, key: tuple, at: int) -> int | None:
         index = bisect.bisect_right(self._times.get(key, []), at) - 1
         return None if index < 0 else self._rates[key][index]
@@ -222,6 +243,34 @@ class _Rates:
             return specific
         every = self._latest((account_id, None), at)
         return 0 if every is None else every
+
+
+class PriceBook:
+    """Every version and discount setting, held in memory: what an order priced at any time should
+    have cost, without a query per order (``billbook verify``). ``versions`` come as rows in any
+    order, ``discounts`` oldest first."""
+
+    def __init__(self, versions: list[dict], discounts: list[dict]) -> None:
+        self.versions = {row["id"]: Version.from_row(row) for row in versions}
+        self._rates = _Rates(discounts)
+
+    def rate_at(self, account_id: int, model_id: str, at: int) -> int:
+        """The account's discount for the model in force at ``at``, in hundredths of a percent."""
+        return self._rates.at(account_id, model_id, at)
+
+    def rates_until(self, account_id: int, model_id: str, at: int) -> set[int]:
+        """Every discount the account had for the model at some time up to ``at``.
+
+        A setting takes effect when it is written, so a charge dated ``at`` and written at ``w`` was
+        priced with the rate in force at ``min(w, at)``: one of these. (The rate at ``at`` itself
+        is the one when the charge was not dated ahead of its writing.)"""
+        changes = [
+            t
+            for times in (self._rates.times((account_id, model_id)), self._rates.times((account_id, None)))
+            for t in times
+            if t <= at
+        ]
+        return {0, self.rate_at(account_id, model_id, at)} | {self.rate_at(account_id, model_id, t) for t in changes}
 
 
 # --- Writing -----------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ operator can act on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.ledger import pricing
+from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
 from billbook.times import day_to_date
@@ -31,6 +34,8 @@ ORDER_STATES = {
     OrderState.REFUNDED: (REFUNDING, 1),
 }
 DEFAULT_LIMIT = 100
+#: Catalog-priced orders read per query by the catalog price check.
+PRICED_ORDERS_PAGE = 5_000
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,60 @@ def _billing_daily(row: store.CellDifference) -> Violation:
     return _about(row, "billing_daily", f"{day} {billing_type}: count {stored} but there are {computed} records")
 
 
+def _catalog_price(book: pricing.PriceBook, order: store.PricedOrder) -> list[Violation]:
+    """What is wrong with a catalog-priced order: ``origin_price`` must be its version's list price
+    for the inputs its charge sent, and ``price`` that less the account's discount at the order's
+    time. A charge dated ahead of its writing saw the discount in force when it was written, which
+    the ledger does not keep: a price is also accepted at any discount the account had before the
+    order's time, never above ``origin_price``."""
+    subject = f"order {order.order_uuid} (prediction {order.prediction_uuid})"
+
+    def problem(message: str) -> list[Violation]:
+        return [Violation("catalog_price", f"{subject}: {message}", order.account_id)]
+
+    version = book.versions.get(order.price_version_id)
+    if version is None:
+        return problem(f"priced from version {order.price_version_id}, which the catalog does not have")
+    if version.model_id != order.model_uuid:
+        return problem(f"priced from version {version.id} of {version.model_id} for a charge of {order.model_uuid}")
+    try:
+        listed = pricing.price_of(version, 0, pricing.normalize_inputs(json.loads(order.inputs or "{}"))).list_price
+    except (BillbookError, ValueError) as exc:
+        return problem(f"version {version.id} cannot price its inputs: {exc}")
+    if listed != order.origin_price:
+        return problem(
+            f"origin_price {_usd(order.origin_price)} is not version {version.id}'s list price "
+            f"{_usd(listed)} for its inputs"
+        )
+    rate = book.rate_at(order.account_id, order.model_uuid, order.created_at)
+    expected = pricing.apply_discount(listed, rate)
+    if order.price == expected:
+        return []
+    seen = book.rates_until(order.account_id, order.model_uuid, order.created_at)
+    if any(order.price == pricing.apply_discount(listed, r) for r in seen):
+        return []
+    return problem(
+        f"price {_usd(order.price)} is not the list price less the discount of "
+        f"{format(pricing.rate_percent(rate), 'f')} % then, {_usd(expected)}"
+    )
+
+
+async def catalog_price_mismatches(conn: AsyncConnection, limit: int) -> list[Violation]:
+    """Catalog-priced orders whose prices are not what their versions say: versions and discounts
+    are loaded once, the orders walked a page at a time, each formula evaluated in Python."""
+    book = pricing.PriceBook(await store.all_versions(conn), await store.all_discounts(conn))
+    found: list[Violation] = []
+    after = 0
+    while len(found) < limit:
+        page = await store.catalog_priced_orders(conn, after, PRICED_ORDERS_PAGE)
+        for order in page:
+            found.extend(_catalog_price(book, order))
+        if len(page) < PRICED_ORDERS_PAGE:
+            break
+        after = page[-1].order_id
+    return found
+
+
 Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
 
 
@@ -195,6 +254,7 @@ def checks() -> list[Check]:
         ("balance_after", store.balance_after_mismatches, _balance_after),
         ("usage_daily", store.usage_daily_mismatches, _usage),
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
+        ("catalog_price", catalog_price_mismatches, lambda violation: violation),
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))

@@ -80,7 +80,7 @@ def view_query() -> Select:
         select(
             *(billing_records.c[name] for name in _VIEWED),
             access_keys.c.name.label("access_key_name"),
-            *prefixed(orders, "order", "uuid", "state", "price", "origin_price", "ak_id", "updated_at"),
+            *prefixed(orders, "order", "uuid", "state", "price", "origin_price", "ak_id", "updated_at", "price_version_id"),
             *prefixed(predictions, "prediction", "uuid", "model_uuid", "status"),
         )
         .select_from(billing_records)

@@ -15,7 +15,7 @@ from billbook.vocabulary import OrderState, PredictionStatus
 _WITH_ORDER = select(
     predictions.c.id.label("prediction_id"),
     *(c for c in predictions.c if c.name != "id"),
-    *prefixed(orders, "order", "id", "uuid", "state", "price", "origin_price"),
+    *prefixed(orders, "order", "id", "uuid", "state", "price", "origin_price", "price_version_id", "inputs"),
 ).join(orders, orders.c.prediction_id == predictions.c.id)
 
 

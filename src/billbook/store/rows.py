@@ -60,11 +60,16 @@ class PredictionWithOrder:
     status: str
     created_at: int
     updated_at: int
+    hold_until: int
     order_id: int
     order_uuid: str
     order_state: str
     order_price: int
     order_origin_price: int
+    #: The catalog version the price came from; None when the charge sent its price.
+    order_price_version_id: int | None
+    #: The inputs the charge sent, as canonical JSON text; None when none were sent.
+    order_inputs: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +124,8 @@ class RecordView:
     order_origin_price: int | None
     order_ak_id: int | None
     order_updated_at: int | None
+    #: The catalog version the order was priced from; None when the charge sent its price.
+    order_price_version_id: int | None
     prediction_uuid: str | None
     prediction_model_uuid: str | None
     prediction_status: str | None

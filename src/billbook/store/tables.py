@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 def prefixed(table: Table, prefix: str, *names: str) -> list[Any]:
@@ -73,7 +74,16 @@ predictions = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
+    #: After this time a prediction still ``created`` or ``processing`` has its hold expired.
+    Column("hold_until", Millis, nullable=False),
     Index("ix_predictions_account_uuid", "account_id", "uuid"),
+    # Only open holds are indexed: the sweeper's scan reads expired ones and nothing else.
+    Index(
+        "ix_predictions_open_hold_until",
+        "hold_until",
+        postgresql_where=text("status IN ('created', 'processing')"),
+        sqlite_where=text("status IN ('created', 'processing')"),
+    ),
 )
 
 orders = Table(
@@ -87,6 +97,11 @@ orders = Table(
     Column("state", String(16), nullable=False),
     Column("price", Micros, nullable=False),
     Column("origin_price", Micros, nullable=False),
+    #: The catalog version the price came from; NULL when the charge sent its price.
+    Column("price_version_id", BigId, ForeignKey("model_versions.id"), nullable=True),
+    #: The inputs the charge sent, as canonical JSON text (NULL when none were sent): what a retry
+    #: is compared with, and what ``verify`` prices again.
+    Column("inputs", Text, nullable=True),
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
 )

@@ -16,7 +16,17 @@ from sqlalchemy import Integer, and_, case, false, func, literal_column, null, o
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
-from billbook.store.tables import access_keys, accounts, billing_records, metadata, orders, predictions, usage_daily
+from billbook.store.tables import (
+    access_keys,
+    account_discounts,
+    accounts,
+    billing_records,
+    metadata,
+    model_versions,
+    orders,
+    predictions,
+    usage_daily,
+)
 from billbook.times import MS_PER_DAY
 from billbook.vocabulary import BillingType, PredictionStatus
 
@@ -440,3 +450,58 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Ce
     stored = select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"]).subquery()
     keys = ("account_id", "day", "billing_type")
     return await _differences(conn, _diff(stored, computed, keys, ("count",)), limit, keys, ("count",))
+
+
+# --- Catalog-priced orders ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PricedOrder:
+    """An order priced from the catalog, with what its charge sent (``inputs``, JSON text)."""
+
+    order_id: int
+    order_uuid: str
+    account_id: int
+    price: int
+    origin_price: int
+    price_version_id: int
+    inputs: str | None
+    created_at: int
+    prediction_uuid: str
+    model_uuid: str
+
+
+async def catalog_priced_orders(conn: AsyncConnection, after_id: int, size: int) -> list[PricedOrder]:
+    """Up to ``size`` catalog-priced orders after order id ``after_id``, in id order (the caller
+    walks them a page at a time, so memory stays bounded whatever the ledger's size)."""
+    query = (
+        select(
+            orders.c.id.label("order_id"),
+            orders.c.uuid.label("order_uuid"),
+            orders.c.account_id,
+            orders.c.price,
+            orders.c.origin_price,
+            orders.c.price_version_id,
+            orders.c.inputs,
+            orders.c.created_at,
+            predictions.c.uuid.label("prediction_uuid"),
+            predictions.c.model_uuid,
+        )
+        .join(predictions, predictions.c.id == orders.c.prediction_id)
+        .where(orders.c.price_version_id.is_not(None), orders.c.id > after_id)
+        .order_by(orders.c.id)
+        .limit(size)
+    )
+    return [PricedOrder(**row) for row in (await conn.execute(query)).mappings()]
+
+
+async def all_versions(conn: AsyncConnection) -> list[dict]:
+    """Every price version (a catalog holds few; loaded once per check)."""
+    query = select(model_versions).order_by(model_versions.c.model_id, model_versions.c.effective_from)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def all_discounts(conn: AsyncConnection) -> list[dict]:
+    """Every discount setting, oldest first."""
+    query = select(account_discounts).order_by(account_discounts.c.set_at, account_discounts.c.id)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]

@@ -117,7 +117,14 @@ def _charge(body: ChargeRequest) -> charges.Charge:
         origin_price=body.origin_price,
         model_type=body.model_type,
         created_at=body.created_at,
+        inputs=body.inputs,
+        hold_timeout_s=body.hold_timeout_s,
     )
+
+
+def _hold_timeout_s(request: Request) -> int:
+    """The server's hold timeout (``BILLBOOK_HOLD_TIMEOUT``), for charges that give none."""
+    return getattr(request.app.state.settings, "hold_timeout_s", charges.DEFAULT_HOLD_TIMEOUT_S)
 
 
 async def _items(conn: AsyncConnection, ids: list[int]) -> dict[int, dict]:
@@ -127,9 +134,10 @@ async def _items(conn: AsyncConnection, ids: list[int]) -> dict[int, dict]:
 
 @router.post("/charges", responses=_docs(ChargeOut), summary="Charge a prediction")
 async def charge(request: Request, body: ChargeRequest) -> JSONBody:
-    """Hold the price at submit. Idempotent on ``prediction_uuid``; 402 when the balance is short."""
+    """Hold the price at submit: as sent, or without ``price`` from the catalog at ``created_at``.
+    Idempotent on ``prediction_uuid`` (compared on what was sent); 402 when the balance is short."""
     async with as_operator(request) as conn:
-        result = await charges.charge(conn, _charge(body))
+        result = await charges.charge(conn, _charge(body), _hold_timeout_s(request))
         item = (await _items(conn, [result.record_id]))[result.record_id]
     metrics.charged(result)
     return success({"created": result.created, "record": item})
@@ -149,7 +157,7 @@ async def charge_batch(request: Request, body: BatchChargeRequest) -> JSONBody:
     joined records would cost more than the charges.)"""
     parsed = [_parse_charge(raw) for raw in body.charges]
     async with as_operator(request) as conn:
-        outcomes = await charges.charge_many(conn, parsed)
+        outcomes = await charges.charge_many(conn, parsed, _hold_timeout_s(request))
     metrics.charged_batch(outcomes)
     results = [
         {
