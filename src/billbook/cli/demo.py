@@ -7,7 +7,7 @@ import random
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from uuid import uuid4
 
 import typer
@@ -68,10 +68,6 @@ DOES = {
 PRICE_CUT = (MODELS[1].uuid, 20_000, 2 / 3)
 #: The demo account's negotiated discount (percent, hundredths), from now on.
 DISCOUNT = (MODELS[0].uuid, 1_000)
-#: Whether the ledger prices the demo's charges from the catalog itself (charges sent without a
-#: price, with their inputs); until it does, they are sent with the price the ledger's own
-#: pricing gives, which is what the ledger would charge.
-LEDGER_PRICES_CHARGES = False
 
 
 @dataclass
@@ -104,7 +100,9 @@ def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[P
         if at > now_ms():
             break
         outcome = rng.random()
-        status = "completed" if outcome >= 0.05 else (None if last else rng.choice(FAILURES))
+        # Only the last minutes' predictions may still be running: an older hold would have expired.
+        still_running = last and at > now_ms() - RUNNING_WINDOW_MS
+        status = "completed" if outcome >= 0.05 else (None if still_running else rng.choice(FAILURES))
         model = rng.choices(MODELS, weights)[0]
         inputs = {name: rng.choice(values) for name, values in model.inputs} or None
         planned.append(
@@ -115,6 +113,8 @@ def plan_day(rng: random.Random, day: int, day_start: int, last: bool) -> list[P
 
 
 FAILURES = ("failed", "failed", "timeout", "cancelled")
+#: How recent a prediction must be to be shown still running (well inside the default hold of 1 h).
+RUNNING_WINDOW_MS = 10 * 60_000
 
 
 async def build_catalog(conn: AsyncConnection, start: int, days: int) -> None:
@@ -134,7 +134,8 @@ async def build_catalog(conn: AsyncConnection, start: int, days: int) -> None:
 async def priced_charges(
     conn: AsyncConnection, account_id: int, keys: list[str], planned: list[Planned]
 ) -> tuple[list[Charge], list[int]]:
-    """The day's charges and what each costs, priced by the ledger's pricing, set-wise."""
+    """The day's charges, sent without a price (the ledger prices them from the catalog with their
+    inputs), and what each will cost, quoted set-wise so the demo can top up before it runs low."""
     from billbook.ledger import pricing
     from billbook.ledger.charges import Charge
 
@@ -144,11 +145,7 @@ async def priced_charges(
     for p, quote in zip(planned, quotes, strict=True):
         if not isinstance(quote, pricing.Quote):
             raise quote
-        if LEDGER_PRICES_CHARGES:
-            terms: dict[str, Any] = {"inputs": p.inputs}
-        else:
-            terms = {"price": quote.price, "origin_price": quote.list_price}
-        made.append(Charge(p.uuid, keys[p.key], p.model.uuid, model_type=p.model.kind, created_at=p.at, **terms))
+        made.append(Charge(p.uuid, keys[p.key], p.model.uuid, model_type=p.model.kind, created_at=p.at, inputs=p.inputs))
         prices.append(quote.price)
     return made, prices
 
