@@ -11,7 +11,7 @@ Exactly once, with any number of sweepers: a batch row-locks its predictions and
 another transaction holds (PostgreSQL), or runs while holding the database's single write lock
 (SQLite), and reads only predictions still open; a prediction already ``timeout`` is a no-op for
 ``set_status``, and the database allows one refund per order. See
-docs/decisions/0021-holds-that-expire.md.
+docs/decisions/0019-holds-that-expire.md.
 """
 
 from __future__ import annotations
