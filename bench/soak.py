@@ -317,7 +317,7 @@ def run(seconds: float, rate: float, pg_admin_url: str = PG_ADMIN_URL, n_account
     try:
         with tempfile.TemporaryDirectory(prefix="billbook-soak-") as tmp:
             log_dir = Path(tmp)
-            server = BillbookServer(db_url, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN}, log=log_dir / "server-stderr.log").start()
+            server = BillbookServer(db_url, env={"BILLBOOK_ADMIN_TOKEN": ADMIN_TOKEN, "BILLBOOK_HOLD_SWEEP_INTERVAL": "off"}, log=log_dir / "server-stderr.log").start()
             try:
                 report = asyncio.run(drive(server.base_url, server.pid, seconds, rate, n_accounts))
             finally:

@@ -16,6 +16,7 @@ Every phase ends with ``billbook verify``.
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -165,8 +166,6 @@ def _serve_logged(url: str, log_path, workers: int):  # noqa: ANN001, ANN202 - a
 def test_sqlite_workers_share_the_writer(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Two worker processes on one SQLite file, writes and reads arriving on both at once: every
     write is answered (never "database is locked"), balances are exact, and the log is clean."""
-    from tests.conftest import stop_server
-
     directory = tmp_path_factory.mktemp("workers")
     url = f"sqlite:///{directory / 'billbook.db'}"
     log_path = directory / "server.log"
@@ -210,7 +209,12 @@ def test_sqlite_workers_share_the_writer(tmp_path_factory: pytest.TempPathFactor
             total = http.post("/api/v3/billings/search", json={"page": 1, "page_size": 1}).json()["data"]["total"]
             assert total == 1 + 400 + 40
     finally:
-        stop_server(proc)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     log = log_path.read_text()
     assert log.count("Started server process") >= 2, log[-4000:]
     assert "locked" not in log.lower() and "Traceback" not in log, log[-4000:]

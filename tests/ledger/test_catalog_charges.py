@@ -199,7 +199,7 @@ async def test_pricing_a_batch_takes_the_same_statements_whatever_its_size(clien
         await version(client, f"img/q{n}", "0.01", formula="base_price * n", effective_from=now_ms() - HOUR)
     key = who["key"]["access_key_id"]
     statements: list[str] = []
-    engine = app.state.db.write_engine.sync_engine
+    engine = app.state.db.sync_engine
 
     def count(*args: object) -> None:
         statements.append(str(args[2]))
