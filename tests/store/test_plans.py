@@ -30,7 +30,7 @@ from tests.factories import acreate_account, acreate_key
 
 pytestmark = pytest.mark.postgres
 
-CHARGES = 20_000
+CHARGES = 100_000
 BATCH = 1_000
 MODELS = ("m/a", "m/b", "m/c")
 LOADED_TABLES = ("billing_records", "predictions", "orders", "billing_daily", "usage_daily")
