@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
-from billbook.store.tables import billing_daily, billing_records, predictions
+from billbook.store.tables import billing_daily, billing_records, predictions, usage_daily
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,17 @@ class _Shape:
     keys: bool
     predictions: bool
     ascending: bool = False
+    #: A single model or key is compared with ``=``: an index scan can then walk
+    #: ``(account_id, model_uuid, created_at, id)`` in order, which ``= ANY(list)`` cannot.
+    one_model: bool = False
+    one_key: bool = False
 
 
 def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
     return _Shape(
         dialect.name(conn), c.billing_type is not None, low is not None, high is not None,
         bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
+        len(set(c.model_uuids)) == 1, len(set(c.access_key_ids)) == 1,
     )
 
 
@@ -67,33 +72,117 @@ def _params(c: Criteria, low: int | None, high: int | None) -> dict[str, Any]:
         "models": list(c.model_uuids),
         "keys": list(c.access_key_ids),
         "predictions": list(c.prediction_uuids),
+        "model": c.model_uuids[0] if c.model_uuids else None,
+        "key": c.access_key_ids[0] if c.access_key_ids else None,
     }
 
 
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     r = billing_records.c
-    where: list[ColumnElement[bool]] = [r.account_id == bindparam("account_id")]
+    by_prediction = shape.predictions and shape.dialect == dialect.POSTGRESQL
+    # ``account_id + 0`` still filters by the account but cannot lead an index: the records of the
+    # chosen predictions are then found by ``prediction_id``, never by walking the whole account.
+    account = (r.account_id + literal_column("0")) if by_prediction else r.account_id
+    where: list[ColumnElement[bool]] = [account == bindparam("account_id")]
     if shape.billing_type:
         where.append(r.billing_type == bindparam("billing_type"))
     if shape.low:
         where.append(r.created_at >= bindparam("low"))
     if shape.high:
         where.append(r.created_at <= bindparam("high"))
-    if shape.models:
+    if shape.one_model:
+        where.append(r.model_uuid == bindparam("model"))
+    elif shape.models:
         where.append(dialect.among(shape.dialect, r.model_uuid, "models"))
-    if shape.keys:
+    if shape.one_key:
+        where.append(r.access_key_id == bindparam("key"))
+    elif shape.keys:
         where.append(dialect.among(shape.dialect, r.access_key_id, "keys"))
     if shape.predictions:
-        ids = select(predictions.c.id).where(
-            predictions.c.account_id == bindparam("account_id"), dialect.among(shape.dialect, predictions.c.uuid, "predictions")
-        )
-        where.append(r.prediction_id.in_(ids))
+        p = predictions.c
+        owner = (p.account_id + literal_column("0")) if by_prediction else p.account_id
+        ids = select(p.id).where(owner == bindparam("account_id"), dialect.among(shape.dialect, p.uuid, "predictions"))
+        if by_prediction:
+            # The predictions' ids as one array, found first (an InitPlan): the records are then
+            # looked up by ``prediction_id``, whatever the statistics say of the account's size.
+            where.append(r.prediction_id == any_(func.array(ids.scalar_subquery())))
+        else:
+            where.append(r.prediction_id.in_(ids))
     return where
+
+
+def _predictions_cte(shape: _Shape) -> Any:
+    """The few records of the chosen predictions (at most a hundred predictions), fetched first
+    and kept apart (MATERIALIZED) so that ordering them is a sort of those rows, never a walk of
+    the account's records in time order."""
+    r = billing_records.c
+    return (
+        select(r.id, r.created_at).where(and_(*_conditions(shape))).cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+
+
+def _filter_index_order(shape: _Shape) -> tuple[Any, ...]:
+    """The order a count asks its rows in: only an index led by ``account_id`` and the equality
+    filters, then ``(created_at, id)``, gives it without a sort.
+
+    With stale statistics (a bulk load since the last ANALYZE) every index of the account looks
+    equally cheap, and the planner may otherwise count through one that matches ``account_id``
+    alone (the reference constraint's) and filter every record of the account. With sorts disabled
+    for reads (``db.PG_READ_PLANNER_SETTINGS``) the index that bounds the time range is the cheap
+    plan left."""
+    r = billing_records.c
+    if shape.billing_type:
+        return (r.billing_type, r.created_at, r.id)
+    return (r.created_at, r.id)
 
 
 @lru_cache(maxsize=512)
 def _count_statement(shape: _Shape) -> Any:
-    return select(func.count()).select_from(billing_records).where(and_(*_conditions(shape)))
+    r = billing_records.c
+    where = and_(*_conditions(shape))
+    if shape.dialect != dialect.POSTGRESQL:
+        return select(func.count()).select_from(billing_records).where(where)
+    if shape.predictions:
+        return select(func.count()).select_from(_predictions_cte(shape))
+    ordered = select(r.id).where(where).order_by(*_filter_index_order(shape)).subquery("matching")
+    return select(func.count()).select_from(ordered)
+
+
+@lru_cache(maxsize=64)
+def _usage_total_statement(dialect_name: str, models: bool, keys: bool, first: bool, last: bool, deducts: bool, refunds: bool) -> Any:
+    u = usage_daily.c
+    counted = (
+        (u.deduct_count + u.refund_count) if deducts and refunds else u.deduct_count if deducts else u.refund_count
+    )
+    query = select(func.coalesce(func.sum(counted), 0).label("n")).where(u.account_id == bindparam("account_id"))
+    if models:
+        query = query.where(dialect.among(dialect_name, u.model_uuid, "models"))
+    if keys:
+        query = query.where(dialect.among(dialect_name, u.access_key_id, "keys"))
+    if first:
+        query = query.where(u.day >= bindparam("first"))
+    if last:
+        query = query.where(u.day <= bindparam("last"))
+    return query
+
+
+async def usage_total(
+    conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None, *, deducts: bool, refunds: bool
+) -> int:
+    """Deduct and/or refund records of the criteria's models and keys, from ``usage_daily``.
+
+    The rollup counts a refund on its deduct's day, so by day it is exact for deducts only; over
+    all days it is exact for both (every deduct and refund record is counted once, under the
+    record's model and key)."""
+    statement = _usage_total_statement(
+        dialect.name(conn), bool(criteria.model_uuids), bool(criteria.access_key_ids),
+        first_day is not None, last_day is not None, deducts, refunds,
+    )
+    params = {
+        "account_id": criteria.account_id, "models": list(criteria.model_uuids), "keys": list(criteria.access_key_ids),
+        "first": first_day, "last": last_day,
+    }
+    return int((await dialect.fetch(conn, statement, params))[0]["n"])
 
 
 async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high: int | None) -> int:
@@ -144,6 +233,13 @@ async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int |
 def _page_statement(shape: _Shape) -> Any:
     r = billing_records.c
     order = (r.created_at.asc(), r.id.asc()) if shape.ascending else (r.created_at.desc(), r.id.desc())
+    if shape.predictions and shape.dialect == dialect.POSTGRESQL:
+        chosen = _predictions_cte(shape)
+        inner = (chosen.c.created_at, chosen.c.id)
+        chosen_order = tuple(c.asc() for c in inner) if shape.ascending else tuple(c.desc() for c in inner)
+        chosen_ids = select(chosen.c.id).order_by(*chosen_order).offset(bindparam("offset")).limit(bindparam("limit"))
+        # The page's ids as one array (an InitPlan): the records are then fetched by primary key.
+        return view_query().where(r.id == any_(func.array(chosen_ids.scalar_subquery()))).order_by(*order)
     ids = (
         select(r.id)
         .where(and_(*_conditions(shape)))
