@@ -44,23 +44,15 @@ async def search_billings(body: SearchRequest | None = None, caller: Customer = 
     )
 
 
-async def _balance(caller: Customer) -> JSONBody:
-    balance = await accounts.get_balance(caller.conn, caller.account_id)
-    return success({"balance": usd(balance), "currency": "USD"})
-
-
 @router.get("/api/v3/balance", responses={200: {"model": Envelope[BalanceData]}, **ERRORS}, summary="Balance")
-async def balance(caller: Customer = Depends(customer)) -> JSONBody:
-    return await _balance(caller)
-
-
 @router.get(
     "/api/v3/account/balance",
     responses={200: {"model": Envelope[BalanceData]}, **ERRORS},
     summary="Balance (alias)",
 )
-async def account_balance(caller: Customer = Depends(customer)) -> JSONBody:
-    return await _balance(caller)
+async def balance(caller: Customer = Depends(customer)) -> JSONBody:
+    """The caller's balance; both paths answer the same (the upstream's clients use either)."""
+    return success({"balance": usd(await accounts.get_balance(caller.conn, caller.account_id)), "currency": "USD"})
 
 
 @router.post(

@@ -1,7 +1,7 @@
 """price catalog: immutable model price versions and per-account discounts
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
