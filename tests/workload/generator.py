@@ -55,7 +55,7 @@ WEIGHTS = {
     "version": 3,
     "discount": 2,
     "sweep": 3,
-    "late_status": 2,
+    "late_status": 3,
 }
 #: Base prices of catalog versions: multiples of 5 micro-dollars, so ``* duration / 5`` is exact.
 BASE_PRICES = (10_000, 25_000, 40_000, 100_005, 1_500_000)

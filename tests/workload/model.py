@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 REFUNDING = frozenset({"failed", "cancelled", "timeout"})
@@ -39,6 +40,12 @@ class Version:
             return self.base_price
         exact = Decimal(self.base_price) * Decimal(inputs["duration"]) / 5
         return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def iso(ms: int) -> str:
+    """Milliseconds since the epoch as the API writes a time: ``2026-01-01T00:00:00.000Z``."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def discounted(list_price: int, rate_bp: int) -> int:
@@ -292,7 +299,7 @@ class LedgerModel:
             return Outcome(200, {"changed": False, "order_state": prediction.order_state})
         if status not in NEXT.get(prediction.status, set()):
             # A prediction the sweep timed out says why it cannot be settled any more.
-            return Outcome(409, message="hold expired" if prediction.swept else None)
+            return Outcome(409, message=f"{uuid}'s hold expired at {iso(prediction.hold_until)}" if prediction.swept else None)
         self._move(prediction, status)
         return Outcome(200, {"changed": True, "order_state": prediction.order_state})
 
