@@ -340,11 +340,15 @@ class Generator:
         return {"kind": "sweep"}
 
     def _late_status(self) -> dict | None:
-        """A platform reporting on a prediction the sweep already timed out."""
-        swept = [p for p in self.model.predictions.values() if p.swept]
-        if not swept:
+        """A platform reporting after a hold ended: before a sweep the prediction still settles
+        (``completed``), after it the sweep's ``timeout`` stands."""
+        ended = [
+            p for p in self.model.predictions.values()
+            if p.swept or (p.status in ("created", "processing") and p.hold_until < self.start)
+        ]
+        if not ended:
             return None
-        p = self.rng.choice(swept)
+        p = self.rng.choice(ended)
         status = self.rng.choice(("completed", "processing"))
         return {"kind": "status", "uuid": p.uuid, "status": status, "body": {"status": status}}
 

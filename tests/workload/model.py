@@ -299,7 +299,8 @@ class LedgerModel:
             return Outcome(200, {"changed": False, "order_state": prediction.order_state})
         if status not in NEXT.get(prediction.status, set()):
             # A prediction the sweep timed out says why it cannot be settled any more.
-            return Outcome(409, message=f"{uuid}'s hold expired at {iso(prediction.hold_until)}" if prediction.swept else None)
+            expired = f"{uuid}'s hold expired at {iso(prediction.hold_until)}"
+            return Outcome(409, message=expired if prediction.swept else None)
         self._move(prediction, status)
         return Outcome(200, {"changed": True, "order_state": prediction.order_state})
 

@@ -195,7 +195,8 @@ class Runner:
 
     async def check_statuses(self) -> None:
         """Every prediction of the seed has the model's status."""
-        query = select(predictions.c.uuid, predictions.c.status).where(predictions.c.uuid.in_(list(self.model.predictions)))
+        c = predictions.c
+        query = select(c.uuid, c.status).where(c.uuid.in_(list(self.model.predictions)))
         async with self.db.transaction(write=False) as conn:
             stored = dict((await conn.execute(query)).all())
         for uuid, p in self.model.predictions.items():
