@@ -9,8 +9,8 @@ without a price are priced from the seed's own catalog models, which get new ver
 back-dated) and discounts mid-run; their retries come before and after those changes.
 
 Charges carry their own ``hold_timeout_s`` or take the server's default, and some are back-dated
-hours before the run so that their holds have ended; a ``sweep`` step expires them, and late
-status changes for swept predictions must be refused. Every hold ends at least ``HOLD_MARGIN_MS``
+hours before the run so that their holds have ended; a ``sweep`` step expires them. A platform's
+``completed`` after a hold's end still settles before the sweep and is refused after it. Every hold ends at least ``HOLD_MARGIN_MS``
 before or after the run's start, so a sweep during the run sees the same holds expired as the model.
 """
 
