@@ -10,8 +10,9 @@ back-dated) and discounts mid-run; their retries come before and after those cha
 
 Charges carry their own ``hold_timeout_s`` or take the server's default, and some are back-dated
 hours before the run so that their holds have ended; a ``sweep`` step expires them. A platform's
-``completed`` after a hold's end still settles before the sweep and is refused after it. Every hold ends at least ``HOLD_MARGIN_MS``
-before or after the run's start, so a sweep during the run sees the same holds expired as the model.
+``completed`` after a hold's end still settles before the sweep and is refused after it. Every
+hold ends at least ``HOLD_MARGIN_MS`` before or after the run's start, so a sweep during the run
+sees the same holds expired as the model.
 """
 
 from __future__ import annotations
