@@ -2,9 +2,12 @@
 
 Each seed makes a few accounts and runs a random interleaving of charges, retries (same and
 different payload), status changes (most of them illegal), recharges and adjustments (retried
-under their reference), key revocations and malformed requests through the HTTP API. After every
-step the balances and record counts must equal the model's; at the end every account is read back
-through the public search API and ``verify`` must pass over the whole database.
+under their reference), key revocations and malformed requests through the HTTP API. Charges hold
+for their own ``hold_timeout_s`` or the server's default, some back-dated past their hold's end;
+sweeps of expired holds must time out and refund exactly the predictions the model says, and a late
+status for a swept prediction is refused. After every step the balances and record counts must
+equal the model's; at the end every account is read back through the public search API and
+``verify`` must pass over the whole database.
 
 CI runs 150 seeds on SQLite and 40 on PostgreSQL, 30 steps each. Environment variables:
 
@@ -40,7 +43,7 @@ async def test_random_workloads_match_the_model(client: httpx.AsyncClient, app, 
     failures: list[str] = []
     for seed in _seeds(backend):
         try:
-            await run_seed(client, app.state.db, ADMIN_TOKEN, seed, steps)
+            await run_seed(client, app.state.db, ADMIN_TOKEN, seed, steps, app.state.settings.hold_timeout_s)
         except Mismatch as exc:
             failures.append(f"{exc}\n  replay: BILLBOOK_SEED={seed} BILLBOOK_STEPS={steps} "
                             f"pytest tests/ledger/test_workload.py -k {backend}")

@@ -7,6 +7,12 @@ changes in every order (most illegal), charges larger than the balance, revoked 
 adjustments retried under the same reference, and malformed fields that must change nothing. Charges
 without a price are priced from the seed's own catalog models, which get new versions (now and
 back-dated) and discounts mid-run; their retries come before and after those changes.
+
+Charges carry their own ``hold_timeout_s`` or take the server's default, and some are back-dated
+hours before the run so that their holds have ended; a ``sweep`` step expires them. A platform's
+``completed`` after a hold's end still settles before the sweep and is refused after it. Every
+hold ends at least ``HOLD_MARGIN_MS`` before or after the run's start, so a sweep during the run
+sees the same holds expired as the model.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ MODELS = ("bytedance/seedream-v4.5", "wavespeed-ai/flux-dev", "google/veo3-fast"
 STATUSES = ("processing", "completed", "failed", "cancelled", "timeout", "created")
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+#: Holds a charge may ask for (None: the server's default), up to the longest allowed (7 days).
+HOLDS = (None, None, None, 60, 900, 3_600, 4 * 3_600, 12 * 3_600, 2 * 86_400, 7 * 86_400)
+#: No hold ends closer than this to the run's start: a run (minutes) cannot straddle a deadline.
+HOLD_MARGIN_MS = HOUR_MS
 
 #: Relative weights of each kind of step.
 WEIGHTS = {
@@ -44,6 +55,8 @@ WEIGHTS = {
     "catalog_conflict": 2,
     "version": 3,
     "discount": 2,
+    "sweep": 3,
+    "late_status": 3,
 }
 #: Base prices of catalog versions: multiples of 5 micro-dollars, so ``* duration / 5`` is exact.
 BASE_PRICES = (10_000, 25_000, 40_000, 100_005, 1_500_000)
@@ -65,7 +78,9 @@ def wire_usd(rng: random.Random, micros: int) -> Any:
 
 
 class Generator:
-    def __init__(self, seed: int, model: LedgerModel) -> None:
+    def __init__(self, seed: int, model: LedgerModel, start: int) -> None:
+        """``start``: the server's time when the run starts, in ms (charges are dated from it)."""
+        self.start = start
         self.rng = random.Random(seed)
         self.model = model
         self.seed = seed
@@ -94,6 +109,26 @@ class Generator:
     def account_id(self) -> int:
         return self.rng.choice(list(self.model.accounts))
 
+    def created_at(self) -> int:
+        """A back-fill: on one of a few days months ago (its hold long over), or a few hours to
+        days before the run (its hold over or not, depending on its timeout)."""
+        if self.rng.random() < 0.6:
+            return BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
+        return self.start - self.rng.randrange(2 * HOUR_MS, 3 * DAY_MS)
+
+    def hold(self, charge: dict) -> None:
+        """Give ``charge`` a ``hold_timeout_s`` (or leave the server's default), one whose hold
+        ends at least ``HOLD_MARGIN_MS`` from the run's start (a charge dated by the server ends
+        an hour or more after it; the default is an hour)."""
+        created_at = charge.get("created_at", self.start)
+        while True:
+            hold_s = self.rng.choice(HOLDS)
+            ends = created_at + (hold_s or self.model.hold_default_s) * 1000
+            if ends >= self.start + HOLD_MARGIN_MS or ends <= self.start - HOLD_MARGIN_MS:
+                break
+        if hold_s is not None:
+            charge["hold_timeout_s"] = hold_s
+
     # --- operations ------------------------------------------------------------------------------
 
     def next(self) -> dict:
@@ -118,8 +153,9 @@ class Generator:
             charge["origin_price"] = price + self.rng.choice((0, 1000, 10_000))
         if self.rng.random() < 0.3:
             charge["model_type"] = self.rng.choice(("text-to-image", "text-to-video"))
-        if self.rng.random() < 0.5:  # a back-fill on one of a few days, to spread the rollups
-            charge["created_at"] = BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
+        if self.rng.random() < 0.5:  # a back-fill, to spread the rollups and to end holds
+            charge["created_at"] = self.created_at()
+        self.hold(charge)
         return charge
 
     def body(self, charge: dict) -> dict:
@@ -147,6 +183,8 @@ class Generator:
             charge["created_at"] = p.created_at
         if p.model_type and self.rng.random() < 0.5:
             charge["model_type"] = p.model_type
+        if self.rng.random() < 0.3:
+            charge["hold_timeout_s"] = p.hold_s
         return charge
 
     def _charge_retry(self) -> dict | None:
@@ -157,8 +195,10 @@ class Generator:
         charge = self._replayed()
         if charge is None:
             return None
-        what = self.rng.choice(("price", "model_uuid", "access_key_id", "created_at"))
-        if what == "price":
+        what = self.rng.choice(("price", "model_uuid", "access_key_id", "created_at", "hold_timeout_s"))
+        if what == "hold_timeout_s":
+            charge["hold_timeout_s"] = self.model.predictions[charge["prediction_uuid"]].hold_s - 1
+        elif what == "price":
             charge["price"] += 1
         elif what == "model_uuid":
             charge["model_uuid"] += "-v2"
@@ -229,9 +269,8 @@ class Generator:
         if roll < 0.05:  # before the model's first version: no price to be had
             charge["created_at"] = BASE_MS - 2 * DAY_MS
         elif roll < 0.5:
-            charge["created_at"] = BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
-        if self.rng.random() < 0.2:
-            charge["hold_timeout_s"] = self.rng.choice((60, 3600, 86_400))
+            charge["created_at"] = self.created_at()
+        self.hold(charge)
         return {"kind": "charge", "charge": charge, "body": self.body(charge)}
 
     def _catalog_replayed(self) -> dict | None:
@@ -244,6 +283,8 @@ class Generator:
             charge["inputs"] = dict(reversed(list(p.inputs.items())))  # the same object, keys reordered
         if p.created_at is not None and self.rng.random() < 0.5:
             charge["created_at"] = p.created_at
+        if self.rng.random() < 0.3:
+            charge["hold_timeout_s"] = p.hold_s
         return charge
 
     def _catalog_retry(self) -> dict | None:
@@ -295,6 +336,22 @@ class Generator:
         if self.rng.random() < 0.3:
             body["at"] = BASE_MS + self.rng.randrange(5) * DAY_MS
         return {"kind": "status", "uuid": p.uuid, "status": status, "body": body}
+
+    def _sweep(self) -> dict:
+        return {"kind": "sweep"}
+
+    def _late_status(self) -> dict | None:
+        """A platform reporting after a hold ended: before a sweep the prediction still settles
+        (``completed``), after it the sweep's ``timeout`` stands."""
+        ended = [
+            p for p in self.model.predictions.values()
+            if p.swept or (p.status in ("created", "processing") and p.hold_until < self.start)
+        ]
+        if not ended:
+            return None
+        p = self.rng.choice(ended)
+        status = self.rng.choice(("completed", "processing"))
+        return {"kind": "status", "uuid": p.uuid, "status": status, "body": {"status": status}}
 
     def _status_invalid(self) -> dict:
         p = self.prediction()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 REFUNDING = frozenset({"failed", "cancelled", "timeout"})
@@ -18,6 +19,8 @@ NEXT = {"created": {"processing", "completed"} | REFUNDING, "processing": {"comp
 MAX_MICROS = 10**18
 #: A charge without ``created_at`` is dated when the server writes it: after every step before it.
 NOW = 2**62
+#: A charge's hold when neither it nor the server says: the test app's ``hold_timeout_s``.
+DEFAULT_HOLD_S = 3_600
 #: The formula of the workload's priced-by-duration models, as the catalog holds it.
 DURATION_FORMULA = "base_price * duration / 5"
 
@@ -37,6 +40,12 @@ class Version:
             return self.base_price
         exact = Decimal(self.base_price) * Decimal(inputs["duration"]) / 5
         return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def iso(ms: int) -> str:
+    """Milliseconds since the epoch as the API writes a time: ``2026-01-01T00:00:00.000Z``."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def discounted(list_price: int, rate_bp: int) -> int:
@@ -70,6 +79,12 @@ class Prediction:
     #: Priced from the catalog (the charge sent no price), with these inputs.
     catalog: bool = False
     inputs: dict | None = None
+    #: The hold in seconds (the charge's ``hold_timeout_s``, else the server's default) and when it
+    #: ends, in ms; a charge the server dated is taken as dated at the run's clock (a little early).
+    hold_s: int = DEFAULT_HOLD_S
+    hold_until: int = 0
+    #: Moved to ``timeout`` by a sweep of expired holds (not by the platform).
+    swept: bool = False
 
     @property
     def order_state(self) -> str:
@@ -98,6 +113,8 @@ class Outcome:
     status: int
     #: Response fields to compare, e.g. ``{"created": True}``.
     fields: dict = field(default_factory=dict)
+    #: Words the response's ``message`` must contain.
+    message: str | None = None
 
 
 @dataclass
@@ -107,6 +124,10 @@ class LedgerModel:
     predictions: dict[str, Prediction] = field(default_factory=dict)
     #: model id -> versions, by ``effective_from``
     catalog: dict[str, list[Version]] = field(default_factory=dict)
+    #: The server's time, in ms, as far as holds go: every hold's deadline is hours away from it for
+    #: the whole run, so "expired at the sweep" is "expired at ``clock``".
+    clock: int = 0
+    hold_default_s: int = DEFAULT_HOLD_S
 
     # --- the price catalog -----------------------------------------------------------------------
 
@@ -229,6 +250,7 @@ class LedgerModel:
             and existing.model_uuid == charge["model_uuid"]
             and (charge.get("model_type") is None or charge["model_type"] == existing.model_type)
             and (charge.get("created_at") is None or charge["created_at"] == existing.created_at)
+            and (charge.get("hold_timeout_s") is None or charge["hold_timeout_s"] == existing.hold_s)
         )
 
     def expect_charge(self, charge: dict) -> Outcome:
@@ -257,10 +279,13 @@ class LedgerModel:
             return Outcome(402)
         account.balance -= price
         account.records.append(("deduct", price, charge["prediction_uuid"]))
+        hold_s = charge.get("hold_timeout_s") or self.hold_default_s
+        created_at = charge.get("created_at")
         self.predictions[charge["prediction_uuid"]] = Prediction(
             charge["prediction_uuid"], key.account_id, key.access_key_id, charge["model_uuid"], price,
-            origin if origin is not None else price, charge.get("model_type") or "", charge.get("created_at"),
-            catalog=catalog, inputs=charge.get("inputs"),
+            origin if origin is not None else price, charge.get("model_type") or "", created_at,
+            catalog=catalog, inputs=charge.get("inputs"), hold_s=hold_s,
+            hold_until=(created_at if created_at is not None else self.clock) + hold_s * 1000,
         )
         return Outcome(200, {"created": True})
 
@@ -273,10 +298,29 @@ class LedgerModel:
         if prediction.status == status:
             return Outcome(200, {"changed": False, "order_state": prediction.order_state})
         if status not in NEXT.get(prediction.status, set()):
-            return Outcome(409)
+            # A prediction the sweep timed out says why it cannot be settled any more.
+            expired = f"{uuid}'s hold expired at {iso(prediction.hold_until)}"
+            return Outcome(409, message=expired if prediction.swept else None)
+        self._move(prediction, status)
+        return Outcome(200, {"changed": True, "order_state": prediction.order_state})
+
+    def _move(self, prediction: Prediction, status: str) -> None:
         prediction.status = status
         if status in REFUNDING:
             account = self.accounts[prediction.account_id]
             account.balance += prediction.price
-            account.records.append(("refund", prediction.price, uuid))
-        return Outcome(200, {"changed": True, "order_state": prediction.order_state})
+            account.records.append(("refund", prediction.price, prediction.uuid))
+
+    # --- holds that expire -----------------------------------------------------------------------
+
+    def expect_sweep(self) -> set[str]:
+        """A sweep moves every prediction still ``created``/``processing`` whose hold ended before
+        now to ``timeout``, with one refund each; returns their uuids."""
+        due = {
+            p.uuid for p in self.predictions.values()
+            if p.status in ("created", "processing") and p.hold_until < self.clock
+        }
+        for uuid in due:
+            self._move(self.predictions[uuid], "timeout")
+            self.predictions[uuid].swept = True
+        return due

@@ -4,6 +4,9 @@ After each step the database's balances and record counts of the seed's accounts
 model's; at the end every account is read back through the public search API and the whole
 database must pass ``verify``. The first disagreement raises ``Mismatch`` naming the seed, the
 step and the request, so the seed can be replayed alone.
+
+A ``sweep`` step runs one sweep of expired holds as ``billbook holds expire`` does, in its own
+transactions; it must expire exactly the predictions the model says, and each seed ends with one.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from billbook.ledger.holds import sweep
 from billbook.store.db import Database
-from billbook.store.tables import accounts, billing_records
+from billbook.store.tables import accounts, billing_records, predictions
+from billbook.times import now_ms
 from tests.checks import averify
 from tests.workload.generator import BASE_MS, DAY_MS, Generator
 from tests.workload.model import Key, LedgerModel, Outcome, Version
@@ -38,11 +43,12 @@ def iso_ms(text: str) -> int:
 
 
 class Runner:
-    def __init__(self, http: httpx.AsyncClient, db: Database, admin_token: str, seed: int) -> None:
+    def __init__(self, http: httpx.AsyncClient, db: Database, admin_token: str, seed: int, hold_default_s: int) -> None:
         self.http, self.db, self.seed = http, db, seed
         self.admin = {"Authorization": f"Bearer {admin_token}"}
-        self.model = LedgerModel()
-        self.gen = Generator(seed, self.model)
+        start = now_ms()
+        self.model = LedgerModel(clock=start, hold_default_s=hold_default_s)
+        self.gen = Generator(seed, self.model, start)
         self.step_no = 0
         self.op: dict | None = None
 
@@ -91,6 +97,8 @@ class Runner:
                 got = micros(got)
             if got != want:
                 raise self.fail(f"{name} is {got!r}, model says {want!r}")
+        if expected.message is not None and expected.message not in (payload.get("message") or ""):
+            raise self.fail(f"message {payload.get('message')!r} does not say {expected.message!r}")
 
     async def step(self, op: dict) -> None:
         self.op = op
@@ -129,6 +137,8 @@ class Runner:
             if expected.fields.get("changed"):
                 set_at = iso_ms(response.json()["data"]["set_at"])
                 self.model.record_discount(op["account_id"], op["model_id"], op["rate_bp"], set_at)
+        elif kind == "sweep":
+            await self._sweep()
         elif kind == "balance":
             key = self.model.keys[op["key"]]
             expected = self.model.expect_balance(key.api_key)
@@ -147,6 +157,16 @@ class Runner:
             status = names.get(want.status) or ("created" if want.fields.get("created") else "duplicate")
             if got["status"] != status or got["code"] != want.status:
                 raise self.fail(f"batch item {index}: {got['status']}/{got['code']}, model says {status}/{want.status}")
+
+    async def _sweep(self) -> None:
+        """One sweep, a batch per write transaction, as ``billbook holds expire`` runs it. Every
+        earlier seed ended with a sweep and no hold ends within an hour of now, so the predictions
+        it expires are exactly the ones the model expects, of this seed."""
+        due = self.model.expect_sweep()
+        expired = await sweep(lambda: self.db.transaction(write=True))
+        if expired != len(due):
+            raise self.fail(f"sweep expired {expired} hold(s), model says {len(due)}")
+        await self.check_statuses()
 
     # --- checks ----------------------------------------------------------------------------------
 
@@ -172,6 +192,16 @@ class Runner:
                 raise self.fail(f"account {account_id} balance {balances[account_id]}, model says {account.balance}")
             if counts[account_id] != account.counts():
                 raise self.fail(f"account {account_id} records {dict(counts[account_id])}, model says {dict(account.counts())}")
+
+    async def check_statuses(self) -> None:
+        """Every prediction of the seed has the model's status."""
+        c = predictions.c
+        query = select(c.uuid, c.status).where(c.uuid.in_(list(self.model.predictions)))
+        async with self.db.transaction(write=False) as conn:
+            stored = dict((await conn.execute(query)).all())
+        for uuid, p in self.model.predictions.items():
+            if stored.get(uuid) != p.status:
+                raise self.fail(f"prediction {uuid} is {stored.get(uuid)}, model says {p.status} (hold {p.hold_s} s)")
 
     async def _records(self, key: Key) -> list[dict]:
         items, page = [], 1
@@ -230,11 +260,16 @@ class Runner:
             raise self.fail("verify: " + "; ".join(map(str, report.violations[:10])))
 
 
-async def run_seed(http: httpx.AsyncClient, db: Database, admin_token: str, seed: int, steps: int) -> None:
-    runner = Runner(http, db, admin_token, seed)
+async def run_seed(
+    http: httpx.AsyncClient, db: Database, admin_token: str, seed: int, steps: int, hold_default_s: int
+) -> None:
+    runner = Runner(http, db, admin_token, seed, hold_default_s)
     await runner.setup()
     for runner.step_no in range(1, steps + 1):
         await runner.step(runner.gen.next())
         await runner.check_database()
+    runner.step_no = steps + 1
+    await runner.step({"kind": "sweep"})  # the seed's expired holds, so the next seed's sweeps count its own
+    await runner.check_database()
     runner.op = None
     await runner.check_final()
