@@ -189,13 +189,12 @@ async def test_sweeps_racing_completions_settle_each_prediction_once(client: htt
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer at a time
 async def test_postgresql_sweepers_skip_the_rows_another_holds(client: httpx.AsyncClient, pg_url: str, app) -> None:  # noqa: ANN001
     """While one sweeper's batch is open, another takes the remaining holds without waiting for it.
 
     The open batch holds one account's balance (its refunds locked it), so the remaining holds are
     another account's: holds of the same account would wait for that balance, as any refund does."""
-    if app.state.db.is_sqlite:
-        pytest.skip("SQLite has one writer at a time: a second sweeper waits for the first")
     first_who = await acustomer(client, ADMIN_TOKEN, balance="10")
     second_who = await acustomer(client, ADMIN_TOKEN, balance="10", name="second")
     older = [await charge(client, first_who, age_ms=3 * HOUR_MS, price="0.5") for _ in range(4)]
