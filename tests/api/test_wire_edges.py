@@ -254,3 +254,9 @@ async def test_metrics_can_move_to_a_port_of_their_own(database_url: str) -> Non
             response = await side.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200 and b"billbook_" in response.content
             assert (await side.get("/other", headers={"Authorization": f"Bearer {token}"})).status_code == 404
+
+
+@pytest.mark.parametrize("body", [b"0.0", b"2.0146382584489998e-54", b"1.5"])
+async def test_a_number_is_not_a_search_body(client: httpx.AsyncClient, body: bytes) -> None:
+    who = await acustomer(client, ADMIN_TOKEN)
+    assert_error(await client.post(SEARCH, content=body, headers=who["headers"]), 400, "request body must be a JSON object")

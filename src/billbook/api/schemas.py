@@ -34,7 +34,11 @@ class Body(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        """Refuse unstorable text in any declared field (400) before it reaches a query."""
+        """Refuse a body that is not an object, and unstorable text in any declared field (400),
+        before either reaches a query. (FastAPI validates with ``from_attributes``: without the
+        first check a number such as ``0.0`` would be read as an object with every field left out.)"""
+        if not isinstance(data, dict | BaseModel):
+            raise ValueError("request body must be a JSON object")
         if isinstance(data, dict):
             for name, value in data.items():
                 if name not in cls.model_fields:
