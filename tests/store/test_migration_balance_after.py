@@ -3,17 +3,13 @@ of each account's deltas in record id order, then the column becomes NOT NULL.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from itertools import accumulate
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect, text
 
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
 from tests.checks import assert_verified
-from tests.conftest import drop_pg_database, new_pg_database
 
 #: (account, billing_type, delta), in write order: two accounts interleaved, both signs, a balance
 #: that goes below zero and back.
@@ -26,25 +22,6 @@ RECORDS = [
     (1, "adjust", 1),
     (2, "recharge", 999_999),
 ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all (the shared fixtures are already at the newest revision)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin_url")
-    name, url = new_pg_database(admin)
-    yield url
-    drop_pg_database(admin, name)
-
-
-@pytest.fixture
-async def empty_db(empty_url: str) -> AsyncIterator[Database]:
-    db = Database(empty_url)
-    yield db
-    await db.dispose()
 
 
 async def test_backfill_is_the_running_sum_in_id_order(empty_db: Database) -> None:

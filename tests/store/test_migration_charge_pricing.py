@@ -4,36 +4,14 @@ sent their price), the open-hold index exists, and the ledger still verifies."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect, text
 
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
 from tests.checks import assert_verified
-from tests.conftest import drop_pg_database, new_pg_database
 
 AT = 1_767_225_600_000
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin_url")
-    name, url = new_pg_database(admin)
-    yield url
-    drop_pg_database(admin, name)
-
-
-@pytest.fixture
-async def empty_db(empty_url: str) -> AsyncIterator[Database]:
-    db = Database(empty_url)
-    yield db
-    await db.dispose()
 
 
 async def _charged_at_0004(db: Database) -> None:
