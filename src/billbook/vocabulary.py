@@ -87,3 +87,27 @@ class BatchOutcome(StrEnum):
     """Refused: the balance did not cover the price. Nothing was written."""
     INVALID = "invalid"
     """Refused: a bad field, an unknown or revoked key, or a retry that disagrees with the first."""
+
+
+class EventType(StrEnum):
+    """What happened, as an event in the outbox and as a webhook's ``type``.
+
+    Every event is written in the transaction of the ledger change that caused it, so an event
+    exists exactly when its change does (see docs/decisions/0021-event-outbox.md)."""
+
+    BALANCE_LOW = "balance.low"
+    """The balance went below one of the account's low-balance thresholds."""
+    BALANCE_DEPLETED = "balance.depleted"
+    """The balance reached zero or less."""
+    LIMIT_WARNING = "limit.warning"
+    """A key's or account's spend in a window reached 80% of a limit."""
+    LIMIT_REACHED = "limit.reached"
+    """A key's or account's spend in a window reached its limit: further charges are refused."""
+    RECHARGE_CREATED = "recharge.created"
+    """Money was paid in."""
+    ADJUSTMENT_CREATED = "adjustment.created"
+    """An operator corrected the balance."""
+    HOLD_EXPIRED = "hold.expired"
+    """A prediction's hold expired: billbook moved it to ``timeout`` and refunded its price."""
+    WEBHOOK_DISABLED = "webhook.disabled"
+    """A webhook endpoint failed for too long and was disabled (sent to the operator's endpoints)."""

@@ -524,7 +524,12 @@ class StatusChange:
     status: PredictionStatus
     changed: bool
     order_state: OrderState
-    refund_record_id: int | None = None
+    #: The refund this change wrote, if it wrote one.
+    refund: Record | None = None
+
+    @property
+    def refund_record_id(self) -> int | None:
+        return None if self.refund is None else self.refund.id
 
 
 def _check_transition(current: PredictionStatus, new: PredictionStatus, found: PredictionWithOrder) -> None:
@@ -568,13 +573,13 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
         await usage_store.add(conn, **usage_cell, completed_count=1)
         return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE)
     if new.refunds:
-        refund_id = await _refund(conn, found, deduct, at)
+        refund = await _refund(conn, found, deduct, at)
         await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
-        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund_id)
+        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund)
     return StatusChange(uuid, new, changed=True, order_state=state)
 
 
-async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Record, at: int) -> int:
+async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Record, at: int) -> Record:
     """Give the order's price back.
 
     The account is locked before the record is written: the refund's id, its place in the ledger's
@@ -600,4 +605,4 @@ async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Rec
     )
     await account_store.add_to_balance(conn, found.account_id, found.order_price)
     await prediction_store.set_order_state(conn, found.order_id, OrderState.REFUNDED, at)
-    return record.id
+    return record

@@ -7,13 +7,14 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.ledger import events
 from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
 from billbook.money import MAX_BALANCE_MICROS, format_usd
 from billbook.store import accounts as account_store
 from billbook.store import billing as billing_store
 from billbook.store.rows import NewRecord, Record
 from billbook.times import now_ms
-from billbook.vocabulary import BillingType
+from billbook.vocabulary import BillingType, EventType
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ async def _apply(
         ),
     )
     balance = await account_store.add_to_balance(conn, account_id, delta)
+    await events.emit(conn, account_id, _EVENTS[billing_type], events.record_data(record))
     return FundsResult(record, balance, created=True)
+
+
+_EVENTS = {BillingType.RECHARGE: EventType.RECHARGE_CREATED, BillingType.ADJUST: EventType.ADJUSTMENT_CREATED}
 
 
 async def recharge(

@@ -23,10 +23,12 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger import charges
+from billbook.ledger import charges, events
+from billbook.store import events as event_store
 from billbook.store import holds as hold_store
+from billbook.store.rows import NewEvent
 from billbook.times import now_ms
-from billbook.vocabulary import PredictionStatus
+from billbook.vocabulary import EventType, PredictionStatus
 
 #: Predictions expired per transaction. A batch holds its accounts' balances (on SQLite, the
 #: database's write lock) until it commits, at about 1 ms per hold on SQLite and 3 ms on PostgreSQL:
@@ -45,11 +47,19 @@ async def expire_batch(conn: AsyncConnection, now: int, limit: int = BATCH_SIZE)
     Returns ``(taken, expired)``: how many predictions the batch locked, and how many of them it
     moved to ``timeout`` (all of them: a locked prediction cannot be settled under the batch)."""
     due = await hold_store.take_expired(conn, now, limit)
-    expired = 0
+    expired: list[NewEvent] = []
     for uuid in due:
         change = await charges.set_status(conn, uuid, PredictionStatus.TIMEOUT, now)
-        expired += change.changed
-    return len(due), expired
+        if change.refund is not None:
+            refund = change.refund
+            data = events.record_data(refund) | {
+                "prediction_uuid": uuid,
+                "model_uuid": refund.model_uuid,
+                "access_key_id": refund.access_key_id,
+            }
+            expired.append(events.new_event(refund.account_id, EventType.HOLD_EXPIRED, data, now))
+    await event_store.append(conn, expired)
+    return len(due), len(expired)
 
 
 async def sweep(

@@ -160,3 +160,21 @@ class DeductWithOutcome:
     model_type: str
     status: str
     refund_price: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append to the outbox; ``data`` is its JSON object, already rendered as text."""
+
+    uuid: str
+    account_id: int | None
+    type: str
+    data: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event(NewEvent):
+    """A stored event; ``id`` is the order in which events are handed on."""
+
+    id: int

@@ -214,3 +214,23 @@ account_discounts = Table(
     Column("set_at", Millis, nullable=False),
     Index("ix_account_discounts_account_model", "account_id", "model_id", "set_at", "id"),
 )
+
+
+# --- Events --------------------------------------------------------------------------------------
+
+#: The outbox: one row per event, written in the transaction of the ledger change that caused it,
+#: and only ever inserted. ``id`` is the order in which events are handed on (webhooks).
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    #: The public id (``evt_…``): the webhook's ``webhook-id``, the same on every retry.
+    Column("uuid", String(40), nullable=False, unique=True),
+    #: NULL for an event about the platform itself rather than one account.
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=True),
+    Column("type", String(40), nullable=False),
+    #: The event's ``data`` object as canonical JSON text; money in it is exact decimal text.
+    Column("data", Text, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Index("ix_events_account_id", "account_id", "id"),
+)
