@@ -147,3 +147,15 @@ async def aset_discount(
     body = {"model_id": model_id, "rate_percent": rate_percent}
     url = f"/internal/v1/accounts/{account_id}/discounts"
     return _data(await http.put(url, json=body, headers=_admin(admin_token)))
+
+
+# --- Spend limits --------------------------------------------------------------------------------
+
+
+async def aset_key_limits(http: httpx.AsyncClient, admin_token: str, access_key_id: str, **limits: Any) -> dict:
+    """The operator's limits on a key (``daily=``, ``monthly=``, ``total=`` in USD; left out: none)."""
+    return _data(await http.put(f"/internal/v1/keys/{access_key_id}/limits", json=limits, headers=_admin(admin_token)))
+
+
+async def aset_account_limits(http: httpx.AsyncClient, admin_token: str, account_id: int, **limits: Any) -> dict:
+    return _data(await http.put(f"/internal/v1/accounts/{account_id}/limits", json=limits, headers=_admin(admin_token)))

@@ -87,6 +87,30 @@ class BatchOutcome(StrEnum):
     """Refused: the balance did not cover the price. Nothing was written."""
     INVALID = "invalid"
     """Refused: a bad field, an unknown or revoked key, or a retry that disagrees with the first."""
+    LIMITED = "limited"
+    """Refused (403): the charge would take a key's or account's spend past a limit. Nothing was
+    written."""
+
+
+class LimitPeriod(StrEnum):
+    """The window a spend limit counts over. Windows are UTC calendar ones, and a charge counts in
+    the window of its ``created_at`` (its refund too), so a back-dated charge spends yesterday's."""
+
+    DAILY = "daily"
+    """The UTC day of the charge."""
+    MONTHLY = "monthly"
+    """The UTC calendar month of the charge."""
+    TOTAL = "total"
+    """Every charge ever made."""
+
+
+class LimitSetter(StrEnum):
+    """Who set a limit: each keeps their own set on a key or account, and the lower one applies."""
+
+    OPERATOR = "operator"
+    """The platform, through ``/internal/v1``."""
+    CUSTOMER = "customer"
+    """The account's owner, through ``/api/v3``."""
 
 
 class EventType(StrEnum):

@@ -138,7 +138,7 @@ class ChargeOut(BaseModel):
 class BatchResultOut(BaseModel):
     index: int
     prediction_uuid: str | None
-    status: Literal["created", "duplicate", "insufficient", "invalid"]
+    status: Literal["created", "duplicate", "insufficient", "invalid", "limited"]
     code: int
     message: str
     record_uuid: str | None
@@ -150,6 +150,7 @@ class BatchOut(BaseModel):
     duplicate: int
     insufficient: int
     invalid: int
+    limited: int
 
 
 class StatusOut(BaseModel):
@@ -160,4 +161,42 @@ class StatusOut(BaseModel):
     refund: BillingItem | None
 
 
-ERRORS = {status: {"model": ErrorEnvelope} for status in (400, 401, 404, 405, 409, 413, 429, 500)}
+class WindowsOut(BaseModel):
+    """USD per window; null: no limit."""
+
+    daily: float | None
+    monthly: float | None
+    total: float | None
+
+
+class LimitSetsOut(BaseModel):
+    operator: WindowsOut
+    customer: WindowsOut
+    #: The lower of the two, which is what charges are held to.
+    applied: WindowsOut
+
+
+class LimitsOut(BaseModel):
+    """Spend today (``daily``), this UTC month (``monthly``) and ever (``total``), and the limits."""
+
+    spend: WindowsOut
+    limits: LimitSetsOut
+
+
+class AccessKeyOut(LimitsOut):
+    access_key_id: str
+    access_key_name: str
+    created: str
+    revoked: bool
+    revoked_at: str | None
+
+
+class AccessKeysOut(BaseModel):
+    items: list[AccessKeyOut]
+
+
+class AlertsOut(BaseModel):
+    low_balance: list[float]
+
+
+ERRORS = {status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 405, 409, 413, 429, 500)}

@@ -186,3 +186,17 @@ class BatchChargeRequest(Body):
 class StatusRequest(Body):
     status: Status
     at: TimeMs | None = None
+
+
+class LimitsRequest(Body):
+    """One setter's whole set of limits, in USD: a field left out or null means no limit there."""
+
+    daily: Usd | None = None
+    monthly: Usd | None = None
+    total: Usd | None = None
+
+
+class AlertsRequest(Body):
+    """Low-balance thresholds in USD: an alert each time the balance goes below one."""
+
+    low_balance: Annotated[list[Usd], Field(max_length=10)]

@@ -21,11 +21,19 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ids import new_uuids
-from billbook.ledger import pricing
-from billbook.ledger.errors import BillbookError, Conflict, InsufficientBalance, InvalidRequest, NotFound
+from billbook.ledger import limits, pricing
+from billbook.ledger.errors import (
+    BillbookError,
+    Conflict,
+    InsufficientBalance,
+    InvalidRequest,
+    NotFound,
+    SpendLimitExceeded,
+)
 from billbook.money import format_usd
 from billbook.store import accounts as account_store
 from billbook.store import billing as billing_store
+from billbook.store import events as event_store
 from billbook.store import keys as key_store
 from billbook.store import predictions as prediction_store
 from billbook.store import usage as usage_store
@@ -221,6 +229,9 @@ class _New:
         )
 
 
+_OUTCOMES = {InsufficientBalance: BatchOutcome.INSUFFICIENT, SpendLimitExceeded: BatchOutcome.LIMITED}
+
+
 class _Batch:
     """The outcome of every item of one ``charge_many`` call, filled in as the steps decide."""
 
@@ -228,7 +239,7 @@ class _Batch:
         self.results: list[BatchItem | None] = [None] * size
 
     def refuse(self, index: int, uuid: str | None, error: BillbookError) -> None:
-        outcome = BatchOutcome.INSUFFICIENT if isinstance(error, InsufficientBalance) else BatchOutcome.INVALID
+        outcome = _OUTCOMES.get(type(error), BatchOutcome.INVALID)
         self.results[index] = BatchItem(index, uuid, outcome, error.status, error.message, error=error)
 
     def accept(self, index: int, uuid: str, record: tuple[int, str], created: bool) -> None:
@@ -254,7 +265,8 @@ async def charge_many(
     Idempotent on ``prediction_uuid`` (a charge already recorded, or repeated within the list, is a
     ``duplicate`` of the first). Charges without a price are priced together from the catalog at
     their ``created_at``. Balances are locked in account order and each charge is taken in list
-    order while the balance covers it; a refused charge writes nothing. Items that failed
+    order while its key's and account's spend limits and the balance allow it; a refused charge
+    writes nothing to the ledger (a refusal by a limit may write its ``limit.reached``). Items that failed
     validation at the edge arrive as the error itself. ``hold_timeout_s`` is the hold of charges
     that do not give their own.
     """
@@ -277,8 +289,9 @@ async def charge_many(
     locked = dict(balances)
     new, repeats = await _sort_out(conn, batch, valid, keys, now_ms())
     priced = await _price(conn, batch, new)
-    held = await _hold(conn, batch, priced, balances)
-    await _write(conn, batch, held, locked, hold_timeout_s)
+    book = await limits.SpendBook.load(conn, {(n.key.account_id, n.key.access_key_id) for n in priced}, {n.at for n in priced})
+    held = await _hold(conn, batch, priced, balances, book)
+    await _write(conn, batch, held, locked, hold_timeout_s, book)
     _settle_repeats(batch, repeats, {n.charge.prediction_uuid: n for n in new}, hold_timeout_s)
     return [r for r in batch.results if r is not None]
 
@@ -346,12 +359,19 @@ async def _price(conn: AsyncConnection, batch: _Batch, new: list[_New]) -> list[
     return [n for n in new if batch.results[n.index] is None]
 
 
-async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New], balances: dict[int, int]) -> list[_New]:
-    """Take each new charge's price from its (locked) account while the balance covers it."""
+async def _hold(
+    conn: AsyncConnection, batch: _Batch, new: list[_New], balances: dict[int, int], book: limits.SpendBook
+) -> list[_New]:
+    """Take each new charge's price from its (locked) account while its limits and the balance
+    allow it. Limits come first: a leaked key's cap is the refusal worth naming."""
     deltas: dict[int, int] = defaultdict(int)
     held = []
     for item in new:
         account_id, price = item.key.account_id, item.price
+        limited = book.check(account_id, item.key.access_key_id, item.at, price)
+        if limited is not None:
+            batch.refuse(item.index, item.charge.prediction_uuid, limited)
+            continue
         if balances[account_id] < price:
             batch.refuse(
                 item.index,
@@ -364,15 +384,21 @@ async def _hold(conn: AsyncConnection, batch: _Batch, new: list[_New], balances:
             continue
         balances[account_id] -= price
         deltas[account_id] -= price
+        book.spend(account_id, item.key.access_key_id, item.at, price)
         held.append(item)
     await account_store.add_many(conn, dict(deltas))
     return held
 
 
 async def _write(
-    conn: AsyncConnection, batch: _Batch, held: list[_New], locked: dict[int, int], hold_timeout_s: int
+    conn: AsyncConnection,
+    batch: _Batch,
+    held: list[_New],
+    locked: dict[int, int],
+    hold_timeout_s: int,
+    book: limits.SpendBook,
 ) -> None:
-    """Predictions, orders, deduct records and rollups for the held charges.
+    """Predictions, orders, deduct records, rollups and alerts for the held charges.
 
     ``locked`` is each account's balance when its lock was taken. The records get their ids in
     list order, the ledger's write order, so each deduct's ``balance_after`` is that balance less
@@ -400,6 +426,8 @@ async def _write(
     lost = [n for n in held if n.charge.prediction_uuid not in prediction_ids]
     if lost:
         held = await _lost_races(conn, batch, held, lost)
+        for n in lost:
+            book.spend(n.key.account_id, n.key.access_key_id, n.at, -n.price)
     order_ids = await prediction_store.insert_orders(
         conn,
         [
@@ -440,6 +468,11 @@ async def _write(
         )
     record_ids = await billing_store.insert_many(conn, records)
     await usage_store.add_many(conn, _usage_cells(held))
+    now = now_ms()
+    alerts = await book.write(conn, now)
+    moved = {a: (locked[a], running[a]) for a in {n.key.account_id for n in held}}
+    alerts += await limits.balance_changes(conn, moved, now)
+    await event_store.append(conn, alerts)
     for item, record_id, record in zip(held, record_ids, records, strict=True):
         batch.accept(item.index, item.charge.prediction_uuid, (record_id, record.uuid), created=True)
 
@@ -510,10 +543,22 @@ def _repeat_of_refused(charge: Charge, refusal: BillbookError) -> BillbookError:
 async def charge(
     conn: AsyncConnection, charge: Charge, hold_timeout_s: int = DEFAULT_HOLD_TIMEOUT_S
 ) -> ChargeResult:
-    """Hold the price of one prediction; raises the refusal (400, 402, 404, 409) as an error."""
+    """Hold the price of one prediction; raises the refusal (400, 402, 403, 404, 409) as an error."""
+    result = await charge_or_refusal(conn, charge, hold_timeout_s)
+    if isinstance(result, BillbookError):
+        raise result
+    return result
+
+
+async def charge_or_refusal(
+    conn: AsyncConnection, charge: Charge, hold_timeout_s: int = DEFAULT_HOLD_TIMEOUT_S
+) -> ChargeResult | BillbookError:
+    """``charge``, with the refusal returned rather than raised: a caller that commits before
+    raising it keeps the ``limit.reached`` alert a refusal by a limit writes (the ledger itself
+    is unchanged by any refusal)."""
     (outcome,) = await charge_many(conn, [charge], hold_timeout_s)
     if outcome.error is not None:
-        raise outcome.error
+        return outcome.error
     assert outcome.record_id is not None
     return ChargeResult(outcome.record_id, created=outcome.status == BatchOutcome.CREATED)
 
@@ -575,8 +620,18 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     if new.refunds:
         refund = await _refund(conn, found, deduct, at)
         await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
+        await _free_spend(conn, deduct, found.order_price)
         return StatusChange(uuid, new, True, OrderState.REFUNDED, refund)
     return StatusChange(uuid, new, changed=True, order_state=state)
+
+
+async def _free_spend(conn: AsyncConnection, deduct: Record, price: int) -> None:
+    """A refund takes its price out of the spend windows of its deduct (re-arming their alerts)."""
+    assert deduct.access_key_id is not None, "a deduct names its key"
+    subject = (deduct.account_id, deduct.access_key_id)
+    book = await limits.SpendBook.load(conn, [subject], [deduct.created_at])
+    book.spend(*subject, deduct.created_at, -price)
+    await book.write(conn, now_ms())
 
 
 async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Record, at: int) -> Record:

@@ -39,6 +39,17 @@ class InsufficientBalance(BillbookError, status=402):
     """A charge larger than the balance."""
 
 
+class SpendLimitExceeded(BillbookError, status=403):
+    """A charge that would take a key's or account's spend in a window past a limit. Carries the
+    limit it hit, so the message (and a client) can name it and what is left."""
+
+    def __init__(
+        self, message: str, *, scope: str = "", period: str = "", limit: int = 0, remaining: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.scope, self.period, self.limit, self.remaining = scope, period, limit, remaining
+
+
 class NotFound(BillbookError, status=404):
     """An unknown account, key, prediction or path."""
 

@@ -7,11 +7,12 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger import events
+from billbook.ledger import events, limits
 from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
 from billbook.money import MAX_BALANCE_MICROS, format_usd
 from billbook.store import accounts as account_store
 from billbook.store import billing as billing_store
+from billbook.store import events as event_store
 from billbook.store.rows import NewRecord, Record
 from billbook.times import now_ms
 from billbook.vocabulary import BillingType, EventType
@@ -71,6 +72,9 @@ async def _apply(
     )
     balance = await account_store.add_to_balance(conn, account_id, delta)
     await events.emit(conn, account_id, _EVENTS[billing_type], events.record_data(record))
+    if delta < 0:
+        alerts = await limits.balance_changes(conn, {account_id: (balance - delta, balance)}, record.created_at)
+        await event_store.append(conn, alerts)
     return FundsResult(record, balance, created=True)
 
 

@@ -93,3 +93,9 @@ async def put_secret_if_absent(
     )
     result = await conn.execute(statement)
     return result.rowcount == 1
+
+
+async def by_account(conn: AsyncConnection, account_id: int) -> list[KeyRow]:
+    """Every key of an account, revoked ones too, oldest first."""
+    query = _KEY.where(access_keys.c.account_id == account_id).order_by(access_keys.c.id)
+    return [_key(row) for row in (await conn.execute(query)).mappings()]

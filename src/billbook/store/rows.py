@@ -178,3 +178,29 @@ class Event(NewEvent):
     """A stored event; ``id`` is the order in which events are handed on."""
 
     id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRow:
+    """One setter's limits on a key (``access_key_id``) or on an account (``access_key_id`` ``''``);
+    None: no limit in that window."""
+
+    account_id: int
+    access_key_id: str
+    setter: str
+    daily: int | None
+    monthly: int | None
+    total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpendWindow:
+    """Spend of a key (or account, ``access_key_id`` ``''``) in one window, and the highest limit
+    alert (0, 80 or 100) sent for it since it last re-armed."""
+
+    account_id: int
+    access_key_id: str
+    period: str
+    start: int
+    amount: int
+    alerted: int

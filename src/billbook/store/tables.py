@@ -234,3 +234,45 @@ events = Table(
     Column("created_at", Millis, nullable=False),
     Index("ix_events_account_id", "account_id", "id"),
 )
+
+
+# --- Spend limits and alerts ---------------------------------------------------------------------
+
+#: One set of limits per key (``access_key_id``) or per account (``access_key_id`` ``''``) and per
+#: setter (``vocabulary.LimitSetter``); NULL: no limit in that window. The lower of the two sets applies.
+spend_limits = Table(
+    "spend_limits",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("access_key_id", String(64), primary_key=True),
+    Column("setter", String(16), primary_key=True),
+    Column("daily", Micros, nullable=True),
+    Column("monthly", Micros, nullable=True),
+    Column("total", Micros, nullable=True),
+    Column("updated_at", Millis, nullable=False),
+)
+
+#: Spend (deducts net of their refunds) per key (``access_key_id``) or account (``''``) and window:
+#: ``period`` a ``vocabulary.LimitPeriod``, ``start`` the window's first UTC day (0 for ``total``).
+#: Kept in the transaction of each charge and refund, by the deduct's ``created_at``, so a limit
+#: check reads three rows per key and three per account whatever the history.
+spend_windows = Table(
+    "spend_windows",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("access_key_id", String(64), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("start", Integer, primary_key=True),
+    Column("amount", Micros, nullable=False, server_default="0"),
+    #: The highest limit alert sent for this window since it last re-armed: 0, 80 or 100 (%).
+    Column("alerted", Integer, nullable=False, server_default="0"),
+)
+
+#: An account's low-balance thresholds (JSON array of micro-dollars, highest first).
+alert_settings = Table(
+    "alert_settings",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("low_balance", Text, nullable=False, server_default="[]"),
+    Column("updated_at", Millis, nullable=False),
+)

@@ -33,7 +33,8 @@ from billbook.api.schemas import (
     StatusRequest,
 )
 from billbook.ledger import accounts, charges, funds, keys, search
-from billbook.ledger.errors import InvalidRequest
+from billbook.ledger.errors import BillbookError, InvalidRequest
+from billbook.vocabulary import BatchOutcome
 from billbook.api.envelope import usd
 from billbook.times import ms_to_iso
 
@@ -135,10 +136,14 @@ async def _items(conn: AsyncConnection, ids: list[int]) -> dict[int, dict]:
 @router.post("/charges", responses=_docs(ChargeOut), summary="Charge a prediction")
 async def charge(request: Request, body: ChargeRequest) -> JSONBody:
     """Hold the price at submit: as sent, or without ``price`` from the catalog at ``created_at``.
-    Idempotent on ``prediction_uuid`` (compared on what was sent); 402 when the balance is short."""
+    Idempotent on ``prediction_uuid`` (compared on what was sent); 402 when the balance is short,
+    403 when a spend limit of the key or account would be passed."""
     async with as_operator(request) as conn:
-        result = await charges.charge(conn, _charge(body), _hold_timeout_s(request))
-        item = (await _items(conn, [result.record_id]))[result.record_id]
+        result = await charges.charge_or_refusal(conn, _charge(body), _hold_timeout_s(request))
+        if not isinstance(result, BillbookError):
+            item = (await _items(conn, [result.record_id]))[result.record_id]
+    if isinstance(result, BillbookError):
+        raise result  # after the commit: a refusal by a limit keeps its limit.reached alert
     metrics.charged(result)
     return success({"created": result.created, "record": item})
 
@@ -170,7 +175,7 @@ async def charge_batch(request: Request, body: BatchChargeRequest) -> JSONBody:
         }
         for o in outcomes
     ]
-    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("created", "duplicate", "insufficient", "invalid")}
+    counts = {str(s): sum(1 for o in outcomes if o.status == s) for s in BatchOutcome}
     return success({"results": results, **counts})
 
 

@@ -1,0 +1,139 @@
+"""Spend limits and alert thresholds: the customer's own (``/api/v3``) and the operator's
+(``/internal/v1``). Every write is a PUT of the whole set, so a retry changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.api.deps import Customer, CustomerRoute, OperatorRoute, as_operator, customer, database, operator
+from billbook.api.envelope import JSONBody, success, usd
+from billbook.api.responses import ERRORS, AccessKeysOut, AlertsOut, Envelope, LimitsOut
+from billbook.api.routes.internal import AccessKeyId, AccountId
+from billbook.api.schemas import AlertsRequest, LimitsRequest
+from billbook.ledger import limits
+from billbook.ledger.errors import NotFound
+from billbook.store import accounts as account_store
+from billbook.store import keys as key_store
+from billbook.times import ms_to_iso
+from billbook.vocabulary import LimitSetter
+
+public = APIRouter(route_class=CustomerRoute, tags=["limits"])
+internal = APIRouter(
+    route_class=OperatorRoute, prefix="/internal/v1", tags=["internal"], dependencies=[Depends(operator)]
+)
+
+
+def _docs(model: type) -> dict:
+    return {200: {"model": Envelope[model]}, **ERRORS}
+
+
+def _windows(values: dict[str, int | None]) -> dict:
+    return {str(p): None if v is None else usd(v) for p, v in values.items()}
+
+
+def _view(found: limits.SubjectLimits) -> dict:
+    return {
+        "spend": _windows(dict(found.spend)),
+        "limits": {
+            "operator": _windows(found.operator),
+            "customer": _windows(found.customer),
+            "applied": _windows(found.applied),
+        },
+    }
+
+
+@asynccontextmanager
+async def _writing(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A write transaction for a customer's PUT (public routes are authenticated in a read one)."""
+    async with database(request).transaction(write=True) as conn:
+        yield conn
+
+
+async def _put(conn: AsyncConnection, account_id: int, subject: str, setter: LimitSetter, body: LimitsRequest) -> dict:
+    await limits.set_limits(conn, account_id, subject, setter, body.model_dump())
+    return _view((await limits.subject_limits(conn, account_id, [subject]))[subject])
+
+
+async def _own_key(conn: AsyncConnection, account_id: int, access_key_id: str) -> str:
+    key = await key_store.by_access_key_id(conn, access_key_id)
+    if key is None or key.account_id != account_id:
+        raise NotFound(f"access key {access_key_id} not found")
+    return key.access_key_id
+
+
+@public.get("/api/v3/access_keys", responses=_docs(AccessKeysOut), summary="Your access keys and their spend")
+async def access_keys(caller: Customer = Depends(customer)) -> JSONBody:
+    """Every key of the account, revoked ones too, with spend today, this month and in total
+    against both sets of limits."""
+    found = await key_store.by_account(caller.conn, caller.account_id)
+    views = await limits.subject_limits(caller.conn, caller.account_id, [k.access_key_id for k in found])
+    items = [
+        {
+            "access_key_id": k.access_key_id,
+            "access_key_name": k.name,
+            "created": ms_to_iso(k.created_at),
+            "revoked": k.revoked_at is not None,
+            "revoked_at": None if k.revoked_at is None else ms_to_iso(k.revoked_at),
+            **_view(views[k.access_key_id]),
+        }
+        for k in found
+    ]
+    return success({"items": items})
+
+
+@public.put("/api/v3/access_keys/{access_key_id}/limits", responses=_docs(LimitsOut), summary="Limit a key's spend")
+async def put_key_limits(
+    request: Request, access_key_id: AccessKeyId, body: LimitsRequest, caller: Customer = Depends(customer)
+) -> JSONBody:
+    """Replace your own limits on one of your keys (the operator's, if lower, still apply)."""
+    async with _writing(request) as conn:
+        subject = await _own_key(conn, caller.account_id, access_key_id)
+        return success(await _put(conn, caller.account_id, subject, LimitSetter.CUSTOMER, body))
+
+
+@public.get("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Your account's spend and limits")
+async def account_limits(caller: Customer = Depends(customer)) -> JSONBody:
+    found = await limits.subject_limits(caller.conn, caller.account_id, [limits.ACCOUNT])
+    return success(_view(found[limits.ACCOUNT]))
+
+
+@public.put("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Limit your account's spend")
+async def put_account_limits(request: Request, body: LimitsRequest, caller: Customer = Depends(customer)) -> JSONBody:
+    async with _writing(request) as conn:
+        return success(await _put(conn, caller.account_id, limits.ACCOUNT, LimitSetter.CUSTOMER, body))
+
+
+@public.get("/api/v3/account/alerts", responses=_docs(AlertsOut), summary="Your low-balance alert thresholds")
+async def alerts(caller: Customer = Depends(customer)) -> JSONBody:
+    found = await limits.low_balance_thresholds(caller.conn, caller.account_id)
+    return success({"low_balance": [usd(v) for v in found]})
+
+
+@public.put("/api/v3/account/alerts", responses=_docs(AlertsOut), summary="Set low-balance alert thresholds")
+async def put_alerts(request: Request, body: AlertsRequest, caller: Customer = Depends(customer)) -> JSONBody:
+    """``balance.low`` fires each time the balance goes below a threshold, ``balance.depleted`` at zero."""
+    async with _writing(request) as conn:
+        kept = await limits.set_low_balance_thresholds(conn, caller.account_id, body.low_balance)
+    return success({"low_balance": [usd(v) for v in kept]})
+
+
+@internal.put("/keys/{access_key_id}/limits", responses=_docs(LimitsOut), summary="Limit a key's spend")
+async def operator_key_limits(request: Request, access_key_id: AccessKeyId, body: LimitsRequest) -> JSONBody:
+    """Replace the operator's limits on a key (the customer's, if lower, still apply)."""
+    async with as_operator(request) as conn:
+        key = await key_store.by_access_key_id(conn, access_key_id)
+        if key is None:
+            raise NotFound(f"access key {access_key_id} not found")
+        return success(await _put(conn, key.account_id, key.access_key_id, LimitSetter.OPERATOR, body))
+
+
+@internal.put("/accounts/{account_id}/limits", responses=_docs(LimitsOut), summary="Limit an account's spend")
+async def operator_account_limits(request: Request, account_id: AccountId, body: LimitsRequest) -> JSONBody:
+    async with as_operator(request) as conn:
+        if await account_store.get(conn, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+        return success(await _put(conn, account_id, limits.ACCOUNT, LimitSetter.OPERATOR, body))
