@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger import pricing
+from billbook.ledger import limits, pricing
 from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
@@ -240,6 +240,22 @@ async def catalog_price_mismatches(conn: AsyncConnection, limit: int) -> list[Vi
     return found
 
 
+async def spend_window_mismatches(conn: AsyncConnection, limit: int) -> list[tuple]:
+    """Windows of the spend rollup that disagree with a recomputation from the records."""
+    return (await limits.spend_mismatches(conn))[:limit]
+
+
+def _spend_window(row: tuple) -> Violation:
+    (account_id, subject, period, start), stored, computed = row
+    who = f"key {subject}" if subject else "the account"
+    window = "total" if period == "total" else f"{period} window starting {day_to_date(start)}"
+    return Violation(
+        "spend_windows",
+        f"{who}'s {window}: spend {_usd(stored)} USD but the records say {_usd(computed)} USD",
+        account_id,
+    )
+
+
 Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
 
 
@@ -255,6 +271,7 @@ def checks() -> list[Check]:
         ("usage_daily", store.usage_daily_mismatches, _usage),
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
         ("catalog_price", catalog_price_mismatches, lambda violation: violation),
+        ("spend_windows", spend_window_mismatches, _spend_window),
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))
