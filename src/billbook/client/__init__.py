@@ -39,7 +39,9 @@ from billbook.client.errors import (
     NotFoundError,
     RateLimitError,
     ServerError,
+    SpendLimitError,
 )
+from billbook.client._limits import AccessKey, Alerts, SpendLimits, Windows
 from billbook.client.types import (
     Balance,
     BillingPage,
@@ -58,13 +60,13 @@ from billbook.client.types import (
 )
 
 __all__ = [
-    "CSV_COLUMNS",
-    "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AccessKey",
+    "Alerts",
     "AsyncBillingIterator",
     "AsyncBillings",
     "AsyncClient",
@@ -77,10 +79,12 @@ __all__ = [
     "BillingRecord",
     "BillingType",
     "Billings",
+    "CSV_COLUMNS",
     "CatalogModel",
     "Client",
     "ConfigurationError",
     "ConflictError",
+    "DEFAULT_BASE_URL",
     "DailyModelUsage",
     "DailyUsage",
     "ExportResult",
@@ -96,6 +100,9 @@ __all__ = [
     "SearchParams",
     "ServerError",
     "SortOrder",
+    "SpendLimitError",
+    "SpendLimits",
     "UsageStats",
     "UsageSummary",
+    "Windows",
 ]

@@ -15,6 +15,7 @@ from billbook.client._billings import AsyncBillings, Billings
 from billbook.client._convert import TimeInput, to_ms
 from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core, Plan
 from billbook.client._http import AsyncLoop, SyncLoop
+from billbook.client._limits import AlertSettings, AsyncAlertSettings, AsyncKeys, AsyncLimits, Keys, Limits
 from billbook.client._models import AsyncModels, Models
 from billbook.client._usage import merge, split_range, usage_body
 from billbook.client.types import Balance, UsageStats
@@ -92,6 +93,9 @@ class Client(_ClientBase[httpx.Client]):
         self._loop = SyncLoop(http or httpx.Client())
         self.billings = Billings(self._core, self._loop)
         self.models = Models(self._core, self._loop)
+        self.keys = Keys(self._core, self._loop)
+        self.limits = Limits(self._core, self._loop)
+        self.alerts = AlertSettings(self._core, self._loop)
 
     def balance(self) -> Balance:
         """The account's current balance."""
@@ -121,6 +125,9 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
         self._loop = AsyncLoop(http or httpx.AsyncClient())
         self.billings = AsyncBillings(self._core, self._loop)
         self.models = AsyncModels(self._core, self._loop)
+        self.keys = AsyncKeys(self._core, self._loop)
+        self.limits = AsyncLimits(self._core, self._loop)
+        self.alerts = AsyncAlertSettings(self._core, self._loop)
 
     async def balance(self) -> Balance:
         """The account's current balance."""

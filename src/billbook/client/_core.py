@@ -9,8 +9,9 @@ asynchronous clients (``_http``) only carry out those two effects, so the only c
 twice is that loop: the same split as a base client owning request building, retries and error
 mapping under two thin I/O shells.
 
-Every call the SDK makes is a read (search, balance, usage, the price catalog and quotes), so
-retrying any of them after a broken connection or a timeout cannot charge or credit anything twice.
+Every call the SDK makes is a read (search, balance, usage, keys, the price catalog and quotes) or
+an idempotent PUT of a whole setting (limits, alert thresholds), so retrying any of them after a
+broken connection or a timeout cannot charge or credit anything twice, nor change anything twice.
 That is what makes the blanket retry policy below safe.
 """
 

@@ -13,6 +13,7 @@ key" from "try later" from "the server broke" without parsing messages::
                ├── InvalidRequestError (400)
                ├── AuthenticationError (401)
                ├── InsufficientBalanceError (402)
+               ├── SpendLimitError (403) . a charge past a spend limit
                ├── NotFoundError (404)
                ├── ConflictError (409)
                ├── RateLimitError (429) .. carries ``retry_after``
@@ -92,6 +93,13 @@ class InsufficientBalanceError(APIStatusError):
     """402: the account's balance does not cover the charge."""
 
 
+class SpendLimitError(APIStatusError):
+    """403 on a charge: it would take a key's or account's spend past a limit (daily, monthly or
+    total). Nothing was charged. The message names the limit, who set it and what is left in the
+    window (``spend limit: access key 1_2 has a daily limit of 50 USD (set by the operator) with
+    0.3 USD left for the window starting 2026-05-01; the charge of 0.5 USD would pass it``)."""
+
+
 class NotFoundError(APIStatusError):
     """404: wrong path (often a wrong base URL) or an unknown object."""
 
@@ -118,6 +126,7 @@ _BY_CODE: dict[int, type[APIStatusError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
     402: InsufficientBalanceError,
+    403: SpendLimitError,
     404: NotFoundError,
     409: ConflictError,
 }
