@@ -21,12 +21,13 @@ verify.register(app)
 catalog.register(app)
 holds.register(app)
 
-try:  # the customer commands (search, export, usage, balance) speak HTTP only
-    from billbook.cli import customer
+try:  # the customer commands (search, export, usage, balance, limits) speak HTTP only
+    from billbook.cli import customer, limits
 except ImportError:  # pragma: no cover - present in every build of the package
     customer = None  # type: ignore[assignment]
 if customer is not None:
     customer.register(app)
+    limits.register(app, operator.keys_app)
 
 
 def run() -> None:

@@ -150,3 +150,49 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(accounts_app, name="accounts")
     app.add_typer(keys_app, name="keys")
+
+
+def _set_operator_limits(settings: Settings, values: dict, *, account: int | None, key: str | None, as_json: bool) -> None:
+    from billbook.ledger import limits
+    from billbook.money import micros_to_decimal
+    from billbook.vocabulary import LimitSetter
+
+    async def work(conn):  # noqa: ANN001, ANN202
+        account_id, subject = await limits.set_for(conn, LimitSetter.OPERATOR, values, account_id=account, access_key_id=key)
+        return (await limits.subject_limits(conn, account_id, [subject]))[subject]
+
+    found = in_transaction(settings, work)
+    shown = {p: None if v is None else micros_to_decimal(v) for p, v in found.operator.items()}
+    text = ", ".join(f"{p} {'none' if v is None else f'{v} USD'}" for p, v in shown.items())
+    emit(as_json, {"operator": {str(p): v for p, v in shown.items()}}, f"{key or f'account {account}'}: operator limits {text}")
+
+
+_DAILY = Annotated[int | None, usd_option("--daily", "Limit per UTC day in USD (left out: none).")]
+_MONTHLY = Annotated[int | None, usd_option("--monthly", "Limit per UTC month in USD (left out: none).")]
+_TOTAL = Annotated[int | None, usd_option("--total", "Limit on all spend in USD (left out: none).")]
+
+
+@operator_command(accounts_app, "limit", DATABASE)
+def accounts_limit(
+    settings: Settings, account: AccountId, daily: _DAILY = None, monthly: _MONTHLY = None, total: _TOTAL = None,
+    as_json: Json = False,
+) -> None:
+    """Replace the operator's spend limits on an account; the customer's own, if lower, still apply.
+
+    Example: billbook accounts limit --account 1 --daily 50 --monthly 500
+    """
+    _set_operator_limits(settings, {"daily": daily, "monthly": monthly, "total": total}, account=account, key=None, as_json=as_json)
+
+
+@operator_command(keys_app, "limit", DATABASE)
+def keys_limit(
+    settings: Settings,
+    access_key_id: Annotated[str, typer.Argument(help="The key's access_key_id, e.g. 1_1776946986692727375.")],
+    daily: _DAILY = None, monthly: _MONTHLY = None, total: _TOTAL = None,
+    as_json: Json = False,
+) -> None:
+    """Replace the operator's spend limits on an API key; the customer's own, if lower, still apply.
+
+    Example: billbook keys limit 1_1776946986692727375 --daily 5
+    """
+    _set_operator_limits(settings, {"daily": daily, "monthly": monthly, "total": total}, account=None, key=access_key_id, as_json=as_json)

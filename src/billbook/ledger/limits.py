@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ledger import events
-from billbook.ledger.errors import InvalidRequest, SpendLimitExceeded
+from billbook.ledger.errors import InvalidRequest, NotFound, SpendLimitExceeded
 from billbook.money import MAX_BALANCE_MICROS, format_usd
+from billbook.store import accounts as account_store
+from billbook.store import keys as key_store
 from billbook.store import limits as limit_store
-from billbook.store.rows import LimitRow, NewEvent, SpendWindow
+from billbook.store.rows import KeyRow, LimitRow, NewEvent, SpendWindow
 from billbook.times import MS_PER_DAY, day_of, day_to_date, now_ms
 from billbook.vocabulary import EventType, LimitPeriod, LimitSetter
 
@@ -250,6 +252,31 @@ async def set_limits(
     await limit_store.add_spend(conn, changes)
 
 
+async def set_for(
+    conn: AsyncConnection,
+    setter: LimitSetter,
+    values: Mapping[str, int | None],
+    *,
+    account_id: int | None = None,
+    access_key_id: str | None = None,
+) -> tuple[int, str]:
+    """``set_limits`` on a key (``access_key_id``; of ``account_id`` when given too, as a customer
+    may only touch their own) or on an account; returns ``(account_id, subject)``. 404 for a key or
+    account that does not exist (or is not the caller's)."""
+    if access_key_id is not None:
+        key = await key_store.by_access_key_id(conn, access_key_id)
+        if key is None or account_id is not None and key.account_id != account_id:
+            raise NotFound(f"access key {access_key_id} not found")
+        account_id, subject = key.account_id, key.access_key_id
+    else:
+        assert account_id is not None, "a key or an account"
+        if await account_store.get(conn, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+        subject = ACCOUNT
+    await set_limits(conn, account_id, subject, setter, values)
+    return account_id, subject
+
+
 @dataclass(frozen=True)
 class SubjectLimits:
     """A key's or account's spend now (today, this month, total) and both setters' limits."""
@@ -281,6 +308,13 @@ async def subject_limits(conn: AsyncConnection, account_id: int, subjects: Colle
         spend = {p: spent.get((subject, p, now[p]), 0) for p in PERIODS}
         found[subject] = SubjectLimits(spend, by_setter[LimitSetter.OPERATOR], by_setter[LimitSetter.CUSTOMER])
     return found
+
+
+async def keys_with_spend(conn: AsyncConnection, account_id: int) -> list[tuple[KeyRow, SubjectLimits]]:
+    """Every key of the account (revoked ones too, oldest first) with its spend and limits now."""
+    keys = await key_store.by_account(conn, account_id)
+    found = await subject_limits(conn, account_id, [k.access_key_id for k in keys])
+    return [(k, found[k.access_key_id]) for k in keys]
 
 
 async def low_balance_thresholds(conn: AsyncConnection, account_id: int) -> list[int]:

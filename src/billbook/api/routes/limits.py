@@ -15,9 +15,6 @@ from billbook.api.responses import ERRORS, AccessKeysOut, AlertsOut, Envelope, L
 from billbook.api.routes.internal import AccessKeyId, AccountId
 from billbook.api.schemas import AlertsRequest, LimitsRequest
 from billbook.ledger import limits
-from billbook.ledger.errors import NotFound
-from billbook.store import accounts as account_store
-from billbook.store import keys as key_store
 from billbook.times import ms_to_iso
 from billbook.vocabulary import LimitSetter
 
@@ -53,24 +50,20 @@ async def _writing(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-async def _put(conn: AsyncConnection, account_id: int, subject: str, setter: LimitSetter, body: LimitsRequest) -> dict:
-    await limits.set_limits(conn, account_id, subject, setter, body.model_dump())
+async def _put(
+    conn: AsyncConnection, setter: LimitSetter, body: LimitsRequest, account_id: int | None, access_key_id: str | None
+) -> dict:
+    """Set one setter's limits on a key or account and answer its spend and limits."""
+    account_id, subject = await limits.set_for(
+        conn, setter, body.model_dump(), account_id=account_id, access_key_id=access_key_id
+    )
     return _view((await limits.subject_limits(conn, account_id, [subject]))[subject])
-
-
-async def _own_key(conn: AsyncConnection, account_id: int, access_key_id: str) -> str:
-    key = await key_store.by_access_key_id(conn, access_key_id)
-    if key is None or key.account_id != account_id:
-        raise NotFound(f"access key {access_key_id} not found")
-    return key.access_key_id
 
 
 @public.get("/api/v3/access_keys", responses=_docs(AccessKeysOut), summary="Your access keys and their spend")
 async def access_keys(caller: Customer = Depends(customer)) -> JSONBody:
     """Every key of the account, revoked ones too, with spend today, this month and in total
     against both sets of limits."""
-    found = await key_store.by_account(caller.conn, caller.account_id)
-    views = await limits.subject_limits(caller.conn, caller.account_id, [k.access_key_id for k in found])
     items = [
         {
             "access_key_id": k.access_key_id,
@@ -78,9 +71,9 @@ async def access_keys(caller: Customer = Depends(customer)) -> JSONBody:
             "created": ms_to_iso(k.created_at),
             "revoked": k.revoked_at is not None,
             "revoked_at": None if k.revoked_at is None else ms_to_iso(k.revoked_at),
-            **_view(views[k.access_key_id]),
+            **_view(view),
         }
-        for k in found
+        for k, view in await limits.keys_with_spend(caller.conn, caller.account_id)
     ]
     return success({"items": items})
 
@@ -91,8 +84,7 @@ async def put_key_limits(
 ) -> JSONBody:
     """Replace your own limits on one of your keys (the operator's, if lower, still apply)."""
     async with _writing(request) as conn:
-        subject = await _own_key(conn, caller.account_id, access_key_id)
-        return success(await _put(conn, caller.account_id, subject, LimitSetter.CUSTOMER, body))
+        return success(await _put(conn, LimitSetter.CUSTOMER, body, caller.account_id, access_key_id))
 
 
 @public.get("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Your account's spend and limits")
@@ -104,7 +96,7 @@ async def account_limits(caller: Customer = Depends(customer)) -> JSONBody:
 @public.put("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Limit your account's spend")
 async def put_account_limits(request: Request, body: LimitsRequest, caller: Customer = Depends(customer)) -> JSONBody:
     async with _writing(request) as conn:
-        return success(await _put(conn, caller.account_id, limits.ACCOUNT, LimitSetter.CUSTOMER, body))
+        return success(await _put(conn, LimitSetter.CUSTOMER, body, caller.account_id, None))
 
 
 @public.get("/api/v3/account/alerts", responses=_docs(AlertsOut), summary="Your low-balance alert thresholds")
@@ -125,15 +117,10 @@ async def put_alerts(request: Request, body: AlertsRequest, caller: Customer = D
 async def operator_key_limits(request: Request, access_key_id: AccessKeyId, body: LimitsRequest) -> JSONBody:
     """Replace the operator's limits on a key (the customer's, if lower, still apply)."""
     async with as_operator(request) as conn:
-        key = await key_store.by_access_key_id(conn, access_key_id)
-        if key is None:
-            raise NotFound(f"access key {access_key_id} not found")
-        return success(await _put(conn, key.account_id, key.access_key_id, LimitSetter.OPERATOR, body))
+        return success(await _put(conn, LimitSetter.OPERATOR, body, None, access_key_id))
 
 
 @internal.put("/accounts/{account_id}/limits", responses=_docs(LimitsOut), summary="Limit an account's spend")
 async def operator_account_limits(request: Request, account_id: AccountId, body: LimitsRequest) -> JSONBody:
     async with as_operator(request) as conn:
-        if await account_store.get(conn, account_id) is None:
-            raise NotFound(f"account {account_id} not found")
-        return success(await _put(conn, account_id, limits.ACCOUNT, LimitSetter.OPERATOR, body))
+        return success(await _put(conn, LimitSetter.OPERATOR, body, account_id, None))
