@@ -57,7 +57,10 @@ WEIGHTS = {
     "discount": 2,
     "sweep": 3,
     "late_status": 3,
+    "limits": 3,
 }
+#: Spend limits a step sets (micro-dollars; None: no limit in that window).
+LIMITS = (None, None, 50_000, 300_000, 1_000_000, 3_000_000)
 #: Base prices of catalog versions: multiples of 5 micro-dollars, so ``* duration / 5`` is exact.
 BASE_PRICES = (10_000, 25_000, 40_000, 100_005, 1_500_000)
 RATES = (0, 10, 12.5, 25, 50, 33.33)
@@ -110,8 +113,12 @@ class Generator:
         return self.rng.choice(list(self.model.accounts))
 
     def created_at(self) -> int:
-        """A back-fill: on one of a few days months ago (its hold long over), or a few hours to
-        days before the run (its hold over or not, depending on its timeout)."""
+        """A back-fill: on one of a few days months ago (its hold long over), within two minutes
+        either side of that month's (and year's) first UTC midnight, to cross day and month
+        windows of the spend limits, or a few hours to days before the run (its hold over or not,
+        depending on its timeout)."""
+        if self.rng.random() < 0.2:
+            return BASE_MS + self.rng.choice((-1, 1)) * self.rng.randrange(1, 120_000)
         if self.rng.random() < 0.6:
             return BASE_MS + self.rng.randrange(4) * DAY_MS + self.rng.randrange(DAY_MS)
         return self.start - self.rng.randrange(2 * HOUR_MS, 3 * DAY_MS)
@@ -409,6 +416,16 @@ class Generator:
         if self.rng.random() < 0.3:
             reason = "another reason"
         return self._funds("adjust", account_id, amount, reference, reason)
+
+    def _limits(self) -> dict:
+        """The operator's or the customer's whole set of limits on a key or on an account."""
+        key = self.key()
+        subject = key.access_key_id if self.rng.random() < 0.6 else ""
+        setter = self.rng.choice(("operator", "customer"))
+        values = {p: self.rng.choice(LIMITS) for p in ("daily", "monthly", "total")}
+        body = {p: None if v is None else wire_usd(self.rng, v) for p, v in values.items() if v is not None or self.rng.random() < 0.5}
+        return {"kind": "limits", "account_id": key.account_id, "subject": subject, "setter": setter,
+                "values": values, "body": body}
 
     def _revoke(self) -> dict:
         return {"kind": "revoke", "access_key_id": self.key().access_key_id}

@@ -8,6 +8,7 @@ the few response fields worth checking) a request must get, and apply its effect
 from __future__ import annotations
 
 import bisect
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +86,8 @@ class Prediction:
     hold_until: int = 0
     #: Moved to ``timeout`` by a sweep of expired holds (not by the platform).
     swept: bool = False
+    #: The time the charge counts at in spend windows (its ``created_at``, else when it was sent).
+    spent_at: int = 0
 
     @property
     def order_state(self) -> str:
@@ -108,6 +111,16 @@ class Account:
         return Counter(kind for kind, _, _ in self.records)
 
 
+PERIODS = ("daily", "monthly", "total")
+
+
+def windows(at: int) -> dict[str, int]:
+    """The first UTC day of the day, month and (0) total windows holding the time ``at``."""
+    moment = datetime.fromtimestamp(at / 1000, UTC)
+    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return {"daily": at // 86_400_000, "monthly": int(first.timestamp()) // 86_400, "total": 0}
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: int
@@ -128,6 +141,37 @@ class LedgerModel:
     #: the whole run, so "expired at the sweep" is "expired at ``clock``".
     clock: int = 0
     hold_default_s: int = DEFAULT_HOLD_S
+    #: (account_id, key or "" for the account, setter) -> {period: micros or None}
+    limits: dict[tuple[int, str, str], dict[str, int | None]] = field(default_factory=dict)
+    #: (account_id, key or "", period, window start) -> spend: deducts less their refunds
+    spend: Counter = field(default_factory=Counter)
+
+    # --- spend limits ----------------------------------------------------------------------------
+
+    def expect_limits(self, account_id: int, subject: str, setter: str, values: dict[str, int | None]) -> Outcome:
+        """A whole set replaced; the answer's ``applied`` is the lower of both setters'."""
+        self.limits[(account_id, subject, setter)] = dict(values)
+        return Outcome(200)
+
+    def applied(self, account_id: int, subject: str, period: str) -> int | None:
+        found = [
+            self.limits.get((account_id, subject, setter), {}).get(period) for setter in ("operator", "customer")
+        ]
+        found = [v for v in found if v is not None]
+        return min(found) if found else None
+
+    def _fits(self, account_id: int, key: str, at: int, price: int) -> bool:
+        for subject in (key, ""):
+            for period, start in windows(at).items():
+                limit = self.applied(account_id, subject, period)
+                if limit is not None and self.spend[(account_id, subject, period, start)] + price > limit:
+                    return False
+        return True
+
+    def _spend(self, account_id: int, key: str, at: int, amount: int) -> None:
+        for subject in (key, ""):
+            for period, start in windows(at).items():
+                self.spend[(account_id, subject, period, start)] += amount
 
     # --- the price catalog -----------------------------------------------------------------------
 
@@ -275,8 +319,12 @@ class LedgerModel:
             if priced is None:
                 return Outcome(400)
             price, origin = priced
+        spent_at = charge.get("created_at") or time.time_ns() // 1_000_000
+        if not self._fits(key.account_id, key.access_key_id, spent_at, price):
+            return Outcome(403)
         if account.balance < price:
             return Outcome(402)
+        self._spend(key.account_id, key.access_key_id, spent_at, price)
         account.balance -= price
         account.records.append(("deduct", price, charge["prediction_uuid"]))
         hold_s = charge.get("hold_timeout_s") or self.hold_default_s
@@ -286,6 +334,7 @@ class LedgerModel:
             origin if origin is not None else price, charge.get("model_type") or "", created_at,
             catalog=catalog, inputs=charge.get("inputs"), hold_s=hold_s,
             hold_until=(created_at if created_at is not None else self.clock) + hold_s * 1000,
+            spent_at=spent_at,
         )
         return Outcome(200, {"created": True})
 
@@ -310,6 +359,7 @@ class LedgerModel:
             account = self.accounts[prediction.account_id]
             account.balance += prediction.price
             account.records.append(("refund", prediction.price, prediction.uuid))
+            self._spend(prediction.account_id, prediction.access_key_id, prediction.spent_at, -prediction.price)
 
     # --- holds that expire -----------------------------------------------------------------------
 

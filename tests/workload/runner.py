@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from billbook.ledger.holds import sweep
 from billbook.store.db import Database
-from billbook.store.tables import accounts, billing_records, predictions
+from billbook.store.tables import accounts, billing_records, predictions, spend_windows
 from billbook.times import now_ms
 from tests.checks import averify
 from tests.workload.generator import BASE_MS, DAY_MS, Generator
@@ -139,6 +139,8 @@ class Runner:
                 self.model.record_discount(op["account_id"], op["model_id"], op["rate_bp"], set_at)
         elif kind == "sweep":
             await self._sweep()
+        elif kind == "limits":
+            await self._limits(op)
         elif kind == "balance":
             key = self.model.keys[op["key"]]
             expected = self.model.expect_balance(key.api_key)
@@ -152,11 +154,31 @@ class Runner:
         response = await self._post("/internal/v1/charges/batch", op["body"])
         self._compare(Outcome(200), response)
         results = response.json()["data"]["results"]
-        names = {402: "insufficient", 400: "invalid", 404: "invalid", 409: "invalid"}
+        names = {402: "insufficient", 403: "limited", 400: "invalid", 404: "invalid", 409: "invalid"}
         for index, (want, got) in enumerate(zip(expected, results, strict=True)):
             status = names.get(want.status) or ("created" if want.fields.get("created") else "duplicate")
             if got["status"] != status or got["code"] != want.status:
                 raise self.fail(f"batch item {index}: {got['status']}/{got['code']}, model says {status}/{want.status}")
+
+    async def _limits(self, op: dict) -> None:
+        """Operator limits over ``/internal/v1``, the customer's over ``/api/v3`` with the
+        account's auditor key (never revoked); the answer's applied limits are the model's."""
+        account_id, subject = op["account_id"], op["subject"]
+        expected = self.model.expect_limits(account_id, subject, op["setter"], op["values"])
+        if op["setter"] == "operator":
+            path = f"/internal/v1/keys/{subject}/limits" if subject else f"/internal/v1/accounts/{account_id}/limits"
+            headers = self.admin
+        else:
+            path = f"/api/v3/access_keys/{subject}/limits" if subject else "/api/v3/account/limits"
+            auditor = next(k for k in self.model.keys.values() if k.auditor and k.account_id == account_id)
+            headers = {"Authorization": f"Bearer {auditor.api_key}"}
+        response = await self.http.put(path, json=op["body"], headers=headers)
+        self._compare(expected, response)
+        applied = response.json()["data"]["limits"]["applied"]
+        for period, value in applied.items():
+            want = self.model.applied(account_id, subject, period)
+            if (None if value is None else micros(value)) != want:
+                raise self.fail(f"applied {period} limit {value}, model says {want}")
 
     async def _sweep(self) -> None:
         """One sweep, a batch per write transaction, as ``billbook holds expire`` runs it. Every
@@ -187,11 +209,23 @@ class Runner:
                 balances[account_id] = balance
                 if kind is not None:
                     counts[account_id][kind] = n
+        await self._check_spend(ids)
         for account_id, account in self.model.accounts.items():
             if balances[account_id] != account.balance:
                 raise self.fail(f"account {account_id} balance {balances[account_id]}, model says {account.balance}")
             if counts[account_id] != account.counts():
                 raise self.fail(f"account {account_id} records {dict(counts[account_id])}, model says {dict(account.counts())}")
+
+    async def _check_spend(self, ids: list[int]) -> None:
+        """The spend rollup of the seed's accounts equals the model's spend in every window."""
+        w = spend_windows.c
+        query = select(w.account_id, w.access_key_id, w.period, w.start, w.amount).where(w.account_id.in_(ids))
+        async with self.db.transaction(write=False) as conn:
+            stored = {tuple(row[:4]): row[4] for row in (await conn.execute(query)).all() if row[4]}
+        want = {k: v for k, v in self.model.spend.items() if v}
+        if stored != want:
+            diff = {k: (stored.get(k), want.get(k)) for k in set(stored) | set(want) if stored.get(k) != want.get(k)}
+            raise self.fail(f"spend windows (stored, model): {dict(list(diff.items())[:5])}")
 
     async def check_statuses(self) -> None:
         """Every prediction of the seed has the model's status."""

@@ -66,6 +66,15 @@ export class Api {
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
   models(opts) { return this.request("GET", "/api/v3/models", undefined, opts); }
+  accountLimits(opts) { return this.request("GET", "/api/v3/account/limits", undefined, opts); }
+  accessKeys(opts) { return this.request("GET", "/api/v3/access_keys", undefined, opts); }
+  /** Replace the caller's own limits on the account (keyId null) or on one of its keys. */
+  setLimits(keyId, body, opts) {
+    const path = keyId ? `/api/v3/access_keys/${encodeURIComponent(keyId)}/limits` : "/api/v3/account/limits";
+    return this.request("PUT", path, body, opts);
+  }
+  alerts(opts) { return this.request("GET", "/api/v3/account/alerts", undefined, opts); }
+  setAlerts(lowBalance, opts) { return this.request("PUT", "/api/v3/account/alerts", { low_balance: lowBalance }, opts); }
   /** What a request to `modelId` costs this account; without `inputs`, the base price. */
   price(modelId, inputs, opts) {
     const body = inputs === undefined ? { model_id: modelId } : { model_id: modelId, inputs };
