@@ -74,9 +74,10 @@ function windowsTable(data) {
 }
 
 function setterNote(data) {
-  const part = (who, set) => `${who}: ` + WINDOWS.map(([p, label]) =>
-    `${label.toLowerCase()} ${set[p] === null ? "none" : formatUSD(toMicros(set[p]))}`).join(", ");
-  return make("p", { class: "muted small", text: `${part("Operator", data.limits.operator)}. ${part("Yours", data.limits.customer)}.` });
+  const part = (who, set) => `${who}: ` + WINDOWS.map(([p]) =>
+    `${p} ${set[p] === null ? "none" : formatUSD(toMicros(set[p]))}`).join(" · ");
+  return make("p", { class: "muted small setter-note",
+    text: `${part("Operator's limits", data.limits.operator)}. ${part("Yours", data.limits.customer)}.` });
 }
 
 /** The editor of the customer's own limits on the account (keyId null) or on one key. */
