@@ -482,6 +482,22 @@ SELECT account_id, day, model_uuid, access_key_id, MAX(model_type), COUNT(*), SU
        MAX(CASE WHEN newest = 1 THEN price END)
 FROM d GROUP BY account_id, day, model_uuid, access_key_id
 """
+SPEND_BY_DAY = (
+    "SELECT account_id, access_key_id, day, SUM(deduct_amount - refund_amount) FROM usage_daily "
+    "GROUP BY account_id, access_key_id, day"
+)
+SPEND_WINDOWS_COLUMNS = ("account_id", "access_key_id", "period", "start", "amount", "alerted")
+
+
+def spend_windows(per_day: list) -> list[tuple]:
+    """The spend rollup's rows (every key's and account's day, month and total windows) from
+    ``SPEND_BY_DAY``, as the ledger computes them for ``verify``."""
+    from billbook.ledger.limits import windows_of_days
+
+    found = windows_of_days((int(a), str(k), int(d), int(s)) for a, k, d, s in per_day)
+    return [(a, k, str(p), st, v, 0) for (a, k, p, st), v in found.items()]
+
+
 BALANCES_PG = (
     "UPDATE accounts a SET balance = s.total FROM "
     "(SELECT account_id, SUM(delta) AS total FROM billing_records GROUP BY account_id) s WHERE s.account_id = a.id"
@@ -598,6 +614,8 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         await conn.execute(BALANCES_PG)
         await conn.execute(ROLLUP_BILLING_DAILY)
         await conn.execute(ROLLUP_USAGE_DAILY)
+        windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
+        await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
         timer.lap("balances and rollups")
         await conn.execute("VACUUM (ANALYZE)")
         timer.lap("vacuum analyze")
@@ -668,6 +686,7 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute(BALANCES_SQLITE)
         conn.execute(ROLLUP_BILLING_DAILY)
         conn.execute(ROLLUP_USAGE_DAILY)
+        conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
         conn.execute("COMMIT")
         timer.lap("balances and rollups")
         conn.execute("ANALYZE")

@@ -134,3 +134,38 @@ async def test_low_balance_alerts_fire_once_per_crossing_and_re_arm(client: http
     thresholds = [json.loads(e.data).get("threshold") for e in found]
     assert [e.type for e in found] == ["balance.low", "balance.low", "balance.low", "balance.depleted"]
     assert thresholds == [10, 10, 5, None]
+
+
+async def test_limit_alerts_re_arm_on_a_refund_and_in_a_new_window(client: httpx.AsyncClient, app) -> None:  # noqa: ANN001
+    who = await acustomer(client, ADMIN_TOKEN)
+    key, account = who["key"]["access_key_id"], who["account"]["id"]
+    await aset_key_limits(client, ADMIN_TOKEN, key, daily="1")
+    yesterday = now_ms() - MS_PER_DAY
+    first = new_uuid()
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.85", prediction_uuid=first, created_at=yesterday)  # 85 %
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.05", created_at=yesterday)  # still above: no repeat
+    await aset_status(client, ADMIN_TOKEN, first, "failed")  # back to 5 %: re-armed
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.8", created_at=yesterday)  # 85 % again
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.9")  # today's window: its own warning
+    warnings = [json.loads(e.data) for e in await _events(app, account) if e.type == EventType.LIMIT_WARNING]
+    days = [w["window_start"] for w in warnings if w["access_key_id"] == key and w["period"] == "daily"]
+    assert len(days) == 3 and days[0] == days[1] != days[2]
+    assert warnings[0]["limit"] == 1 and warnings[0]["percent"] == 80 and warnings[0]["set_by"] == "operator"
+
+
+async def test_a_limit_raised_past_the_spend_re_arms_reached(client: httpx.AsyncClient, app) -> None:  # noqa: ANN001
+    who = await acustomer(client, ADMIN_TOKEN)
+    key, account = who["key"]["access_key_id"], who["account"]["id"]
+    await aset_account_limits(client, ADMIN_TOKEN, account, total="1")
+    await acreate_charge(client, ADMIN_TOKEN, key, price="1")  # reaches it exactly
+    assert (await client.post("/internal/v1/charges", json=_charge(key, "0.1"), headers=ADMIN)).status_code == 403
+    await aset_account_limits(client, ADMIN_TOKEN, account, total="2")
+    await acreate_charge(client, ADMIN_TOKEN, key, price="1")
+    reached = [e for e in await _events(app, account) if e.type == EventType.LIMIT_REACHED]
+    assert len(reached) == 2  # once at 1 (the refusal after it adds none), once more at 2
+
+
+async def test_unknown_keys_and_accounts_are_404(client: httpx.AsyncClient) -> None:
+    missing_key = await client.put("/internal/v1/keys/999_1/limits", json={"daily": "1"}, headers=ADMIN)
+    missing_account = await client.put("/internal/v1/accounts/99999/limits", json={"daily": "1"}, headers=ADMIN)
+    assert missing_key.status_code == missing_account.status_code == 404
