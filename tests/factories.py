@@ -147,3 +147,17 @@ async def aset_discount(
     body = {"model_id": model_id, "rate_percent": rate_percent}
     url = f"/internal/v1/accounts/{account_id}/discounts"
     return _data(await http.put(url, json=body, headers=_admin(admin_token)))
+
+
+def create_webhook(http: httpx.Client, token: str, url: str, events: list[str], *, operator: bool = False) -> dict:
+    """A webhook endpoint: a customer's (``token`` an API key) or, with ``operator``, a platform-wide
+    one (``token`` the admin token); the answer holds the secret."""
+    path = "/internal/v1/webhooks" if operator else "/api/v3/webhooks"
+    return _data(http.post(path, json={"url": url, "events": events}, headers=_admin(token)))
+
+
+async def acreate_webhook(
+    http: httpx.AsyncClient, token: str, url: str, events: list[str], *, operator: bool = False
+) -> dict:
+    path = "/internal/v1/webhooks" if operator else "/api/v3/webhooks"
+    return _data(await http.post(path, json={"url": url, "events": events}, headers=_admin(token)))
