@@ -282,6 +282,11 @@ async def take_lease(conn: AsyncConnection, name: str, holder: str, now: int, un
     One conditional UPDATE: on PostgreSQL the row lock makes a second taker wait and then re-check
     the condition, which no longer holds; on SQLite the write transaction runs alone."""
     lease = webhook_leases
+    await conn.execute(  # the row is made by the migration; a database emptied by hand gets it back
+        dialect.insert_for(dialect.name(conn), lease)
+        .values(name=name, holder=None, expires_at=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
     result = await conn.execute(
         update(lease)
         .where(lease.c.name == name, or_(lease.c.holder == holder, lease.c.holder.is_(None), lease.c.expires_at < now))
@@ -295,7 +300,7 @@ async def lease_available(conn: AsyncConnection, name: str, holder: str, now: in
     lease = webhook_leases
     query = select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name)
     row = (await conn.execute(query)).first()
-    return row is not None and (row.holder in (None, holder) or row.expires_at < now)
+    return row is None or (row.holder in (None, holder) or row.expires_at < now)
 
 
 async def release_lease(conn: AsyncConnection, name: str, holder: str) -> None:
