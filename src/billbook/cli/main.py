@@ -27,6 +27,9 @@ except ImportError:  # pragma: no cover - present in every build of the package
     customer = None  # type: ignore[assignment]
 if customer is not None:
     customer.register(app)
+    from billbook.cli import webhooks
+
+    webhooks.register(app)
 
 
 def run() -> None:
