@@ -4,8 +4,9 @@ redirects, and the backoff schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -41,7 +42,7 @@ async def http(app_private) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
 
 
 @pytest.fixture
-def receiver() -> AsyncIterator[Receiver]:
+def receiver() -> Iterator[Receiver]:
     found = Receiver()
     yield found
     found.close()
@@ -55,8 +56,6 @@ def _dispatcher(app, **config) -> Dispatcher:  # noqa: ANN001
 
 async def _until(dispatcher: Dispatcher, condition, steps: int = 400) -> None:  # noqa: ANN001
     """Step the dispatcher until ``condition()`` holds (a bounded number of steps)."""
-    import asyncio
-
     for _ in range(steps):
         await dispatcher.step()
         if await condition():
