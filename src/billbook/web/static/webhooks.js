@@ -195,7 +195,7 @@ function drawDeliveries(data) {
         a.response_body ? make("span", { class: "muted mono body-start", text: ` “${a.response_body.slice(0, 80)}”` }) : null));
     }
     if (!d.attempts.length) attempts.append(make("li", { class: "muted", text: "not sent yet" }));
-    const next = d.state === "pending" && d.next_attempt_at ? ` · next ${formatTime(d.next_attempt_at)}` : "";
+    const next = d.state === "pending" && d.next_attempt_at ? `next try ${formatTime(d.next_attempt_at)}` : "";
     body.append(make("tr", {},
       make("th", { scope: "row" }, make("div", { text: d.type }),
         make("div", { class: "muted small mono", text: d.event_id }),
