@@ -139,8 +139,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator:
-    # No background sweep of expired holds: tests that want one start it (tests/ledger/test_holds.py).
-    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))
+    # No background sweep of expired holds nor webhook dispatcher: tests that want one start it.
+    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None, webhook_dispatch=False))
     async with application.router.lifespan_context(application):
         yield application
 

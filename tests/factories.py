@@ -159,3 +159,20 @@ async def aset_key_limits(http: httpx.AsyncClient, admin_token: str, access_key_
 
 async def aset_account_limits(http: httpx.AsyncClient, admin_token: str, account_id: int, **limits: Any) -> dict:
     return _data(await http.put(f"/internal/v1/accounts/{account_id}/limits", json=limits, headers=_admin(admin_token)))
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
+
+def create_webhook(http: httpx.Client, token: str, url: str, events: list[str], *, operator: bool = False) -> dict:
+    """A webhook endpoint: a customer's (``token`` an API key) or, with ``operator``, a platform-wide
+    one (``token`` the admin token); the answer holds the secret."""
+    path = "/internal/v1/webhooks" if operator else "/api/v3/webhooks"
+    return _data(http.post(path, json={"url": url, "events": events}, headers=_admin(token)))
+
+
+async def acreate_webhook(
+    http: httpx.AsyncClient, token: str, url: str, events: list[str], *, operator: bool = False
+) -> dict:
+    path = "/internal/v1/webhooks" if operator else "/api/v3/webhooks"
+    return _data(await http.post(path, json={"url": url, "events": events}, headers=_admin(token)))

@@ -29,7 +29,11 @@ _RATE_OFF = ("", "off", "none", "0")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$", re.IGNORECASE)
 #: Settings whose variable is not ``BILLBOOK_<FIELD>``: the variable holds a duration (``90s``),
 #: the field its number of seconds.
-_DURATIONS = {"hold_timeout_s": "BILLBOOK_HOLD_TIMEOUT", "hold_sweep_interval_s": "BILLBOOK_HOLD_SWEEP_INTERVAL"}
+_DURATIONS = {
+    "hold_timeout_s": "BILLBOOK_HOLD_TIMEOUT",
+    "hold_sweep_interval_s": "BILLBOOK_HOLD_SWEEP_INTERVAL",
+    "webhook_give_up_after_s": "BILLBOOK_WEBHOOK_GIVE_UP_AFTER",
+}
 _FIELDS_OF_VARIABLES = {variable: field for field, variable in _DURATIONS.items()}
 #: Durations that may also be ``off``.
 _MAY_BE_OFF = frozenset({"hold_sweep_interval_s"})
@@ -132,6 +136,28 @@ class Settings(BaseSettings):
     #: ``BILLBOOK_HOLD_SWEEP_INTERVAL``: how often each server process looks for expired holds;
     #: ``off`` (None): never, when ``billbook holds expire`` runs from cron instead.
     hold_sweep_interval_s: int | None = Field(default=30, validation_alias=_DURATIONS["hold_sweep_interval_s"])
+    #: Key(s) that encrypt webhook signing secrets in the database: Fernet keys (32 url-safe base64
+    #: bytes each, ``billbook webhooks new-key`` prints one), comma-separated; the first encrypts,
+    #: every one decrypts (to change keys, put the new one first). Unset: a key is made on first
+    #: start and kept in the database (see docs/decisions/0023-webhook-delivery.md).
+    webhook_secret_key: str | None = None
+    #: Let webhook URLs resolve to private, loopback, link-local or other non-global addresses
+    #: (refused by default: a customer's URL must not reach the server's own network).
+    webhook_allow_private: bool = False
+    #: Run the webhook dispatcher inside ``billbook serve`` (one is active per database whatever the
+    #: number of processes); false: leave it to ``billbook webhooks dispatch``.
+    webhook_dispatch: bool = True
+    #: Seconds between the dispatcher's looks for due deliveries when it has nothing to send.
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    #: Seconds before the first retry of a failed delivery; each later one waits twice as long (with
+    #: jitter), up to ``webhook_retry_max_s``.
+    webhook_retry_base_s: float = Field(default=5.0, gt=0, le=10)
+    webhook_retry_max_s: float = Field(default=3_600.0, gt=0)
+    #: ``BILLBOOK_WEBHOOK_GIVE_UP_AFTER``: how long a delivery is retried before its endpoint is
+    #: disabled (a duration; default ``3d``).
+    webhook_give_up_after_s: int = Field(default=259_200, validation_alias=_DURATIONS["webhook_give_up_after_s"])
+    #: Seconds a receiver has to answer one delivery.
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("admin_token", "metrics_token")
     @classmethod
@@ -174,7 +200,17 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
-    @field_validator("hold_timeout_s", "hold_sweep_interval_s", mode="before")
+    @field_validator("webhook_secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None:
+            from billbook.ledger.webhook_secrets import check_keys
+
+            check_keys(value, env_name("webhook_secret_key"))
+        return value
+
+    @field_validator("hold_timeout_s", "hold_sweep_interval_s", "webhook_give_up_after_s", mode="before")
     @classmethod
     def _duration(cls, value: str | int | None, info: ValidationInfo) -> int | None:
         field = info.field_name or ""
@@ -210,7 +246,7 @@ class SettingsError(ValueError):
 
 
 #: Values of these settings are never repeated in a message.
-_SECRET_FIELDS = frozenset({"admin_token", "metrics_token", "redis_url", "database_url"})
+_SECRET_FIELDS = frozenset({"admin_token", "metrics_token", "redis_url", "database_url", "webhook_secret_key"})
 
 
 def describe(error: ValidationError, options: Mapping[str, str] | None = None) -> str:

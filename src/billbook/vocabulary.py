@@ -135,3 +135,15 @@ class EventType(StrEnum):
     """A prediction's hold expired: billbook moved it to ``timeout`` and refunded its price."""
     WEBHOOK_DISABLED = "webhook.disabled"
     """A webhook endpoint failed for too long and was disabled (sent to the operator's endpoints)."""
+
+
+class DeliveryState(StrEnum):
+    """Where one event's delivery to one webhook endpoint stands."""
+
+    PENDING = "pending"
+    """Not yet acknowledged: the dispatcher sends it when ``next_attempt_at`` comes."""
+    DELIVERED = "delivered"
+    """The endpoint answered 2xx."""
+    FAILED = "failed"
+    """Given up: the endpoint failed for the whole retry window (it is disabled), or it was deleted
+    or disabled before this was sent. A resend makes it ``pending`` again."""

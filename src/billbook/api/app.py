@@ -20,8 +20,10 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, health, internal, limits, public
+from billbook.api.routes import catalog, health, internal, limits, public, webhooks
 from billbook.ledger import holds, keys
+from billbook.ledger.dispatcher import DispatchConfig, Dispatcher
+from billbook.ledger.webhook_secrets import SecretBox, secret_box
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
@@ -57,7 +59,7 @@ def _start_hold_sweeper(db: Database, settings: Settings) -> tuple[asyncio.Task,
     return asyncio.create_task(loop, name="billbook-hold-sweeper"), stop
 
 
-async def _stop_hold_sweeper(sweeper: tuple[asyncio.Task, asyncio.Event] | None) -> None:
+async def _stop_task(sweeper: tuple[asyncio.Task, asyncio.Event] | None) -> None:
     """Let the batch under way commit, then end the loop; cancel it if it does not end in time."""
     if sweeper is None:
         return
@@ -70,6 +72,24 @@ async def _stop_hold_sweeper(sweeper: tuple[asyncio.Task, asyncio.Event] | None)
             await task
 
 
+async def webhook_box(db: Database, settings: Settings) -> SecretBox:
+    """The key that encrypts webhook secrets: the configured one, or the one kept in the database."""
+    async with db.transaction(write=True) as conn:
+        return await secret_box(conn, settings.webhook_secret_key)
+
+
+def _start_dispatcher(db: Database, settings: Settings, box: SecretBox) -> tuple[asyncio.Task, asyncio.Event] | None:
+    """Every process runs a dispatcher; the lease lets one of them send at a time (the others only
+    look at the lease every poll interval). Off with ``BILLBOOK_WEBHOOK_DISPATCH=false``."""
+    if not settings.webhook_dispatch:
+        return None
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(
+        lambda: db.transaction(write=True), box, DispatchConfig.of(settings), read=lambda: db.transaction(write=False)
+    )
+    return asyncio.create_task(dispatcher.run(stop), name="billbook-webhook-dispatcher"), stop
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -78,11 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url, pool_size=settings.pool_size)
         app.state.db = db
         app.state.admin_auth = await prepare(db, settings)
+        app.state.webhook_box = await webhook_box(db, settings)
         sweeper = _start_hold_sweeper(db, settings)
+        dispatcher = _start_dispatcher(db, settings, app.state.webhook_box)
         try:
             yield
         finally:
-            await _stop_hold_sweeper(sweeper)
+            await _stop_task(dispatcher)
+            await _stop_task(sweeper)
             await db.dispose()
 
     app = FastAPI(
@@ -102,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(limits.internal)
     app.include_router(health.router)
     catalog.register(app)
+    webhooks.register(app)
     _mount_dashboard(app)
     _describe_errors_truthfully(app)
     return app

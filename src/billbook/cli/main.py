@@ -21,13 +21,14 @@ verify.register(app)
 catalog.register(app)
 holds.register(app)
 
-try:  # the customer commands (search, export, usage, balance, limits) speak HTTP only
-    from billbook.cli import customer, limits
+try:  # the customer commands (search, export, usage, balance, limits, webhooks) speak HTTP only
+    from billbook.cli import customer, limits, webhooks
 except ImportError:  # pragma: no cover - present in every build of the package
     customer = None  # type: ignore[assignment]
 if customer is not None:
     customer.register(app)
     limits.register(app, operator.keys_app)
+    webhooks.register(app)
 
 
 def run() -> None:

@@ -24,6 +24,7 @@ from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client._export import CSV_COLUMNS
 from billbook.client._models import AsyncModels, Models
 from billbook.client._query import SearchParams
+from billbook.client._webhooks import AsyncWebhooks, Webhooks
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
@@ -49,17 +50,31 @@ from billbook.client.types import (
     BillingType,
     CatalogModel,
     DailyModelUsage,
+    DeliveryPage,
     DailyUsage,
     ModelUsage,
     Order,
     Prediction,
     PriceQuote,
+    RotatedSecret,
     SortOrder,
     UsageStats,
     UsageSummary,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 __all__ = [
+    "AsyncWebhooks",
+    "DeliveryPage",
+    "RotatedSecret",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Webhooks",
+    "CSV_COLUMNS",
+    "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",

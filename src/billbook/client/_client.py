@@ -17,6 +17,7 @@ from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core
 from billbook.client._http import AsyncLoop, SyncLoop
 from billbook.client._limits import AlertSettings, AsyncAlertSettings, AsyncKeys, AsyncLimits, Keys, Limits
 from billbook.client._models import AsyncModels, Models
+from billbook.client._webhooks import AsyncWebhooks, Webhooks
 from billbook.client._usage import merge, split_range, usage_body
 from billbook.client.types import Balance, UsageStats
 from billbook.times import ms_to_datetime
@@ -96,6 +97,7 @@ class Client(_ClientBase[httpx.Client]):
         self.keys = Keys(self._core, self._loop)
         self.limits = Limits(self._core, self._loop)
         self.alerts = AlertSettings(self._core, self._loop)
+        self.webhooks = Webhooks(self._core, self._loop)
 
     def balance(self) -> Balance:
         """The account's current balance."""
@@ -128,6 +130,7 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
         self.keys = AsyncKeys(self._core, self._loop)
         self.limits = AsyncLimits(self._core, self._loop)
         self.alerts = AsyncAlertSettings(self._core, self._loop)
+        self.webhooks = AsyncWebhooks(self._core, self._loop)
 
     async def balance(self) -> Balance:
         """The account's current balance."""

@@ -9,10 +9,11 @@ asynchronous clients (``_http``) only carry out those two effects, so the only c
 twice is that loop: the same split as a base client owning request building, retries and error
 mapping under two thin I/O shells.
 
-Every call the SDK makes is a read (search, balance, usage, keys, the price catalog and quotes) or
-an idempotent PUT of a whole setting (limits, alert thresholds), so retrying any of them after a
-broken connection or a timeout cannot charge or credit anything twice, nor change anything twice.
-That is what makes the blanket retry policy below safe.
+Every call the SDK makes is a read (search, balance, usage, keys, the price catalog and quotes), an
+idempotent PUT of a whole setting (limits, alert thresholds) or a write that touches no money
+(webhook endpoints), so retrying after a broken connection or a timeout cannot charge or credit
+anything twice. That is what makes the blanket retry policy below safe; the two writes whose
+repetition would make something new (a webhook endpoint, a rotated secret) say ``retry=False``.
 """
 
 from __future__ import annotations
@@ -231,6 +232,8 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     body: Mapping[str, Any] | None = None
     array: bool = False
+    #: False for a write that must not be sent twice: failures go straight to the caller.
+    retry: bool = True
 
 
 class Core:
@@ -246,7 +249,7 @@ class Core:
             try:
                 return (yield from self._attempt(call))
             except APIError as error:
-                delay = self.retry_delay(error, attempt)
+                delay = self.retry_delay(error, attempt) if call.retry else None
                 if delay is None:
                     raise
             yield Sleep(delay)

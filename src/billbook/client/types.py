@@ -305,3 +305,66 @@ class UsageStats:
             daily_usage=tuple(DailyUsage.from_wire(d) for d in data.get("daily_usage") or ()),
             summary=UsageSummary.from_wire(data.get("summary") or {}),
         )
+
+
+# --- webhooks --------------------------------------------------------------------------------------
+
+
+def _texts(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    return tuple(str(v) for v in data.get(name) or ())
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint(_FromWire):
+    """Where your account's events are sent (``secret`` is only set right after ``create``)."""
+
+    id: str = _wire(_text)
+    url: str = _wire(_text)
+    events: tuple[str, ...] = _wire(_texts)
+    created_at: datetime = _wire(_time)
+    disabled_at: datetime | None = _wire(_time_or_none)
+    previous_secret_expires_at: datetime | None = _wire(_time_or_none)
+    secret: str | None = _wire(_text_or_none)
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedSecret(_FromWire):
+    """A new signing secret; the previous one signs too until ``previous_secret_expires_at``."""
+
+    id: str = _wire(_text)
+    secret: str = _wire(_text)
+    previous_secret_expires_at: datetime = _wire(_time)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt(_FromWire):
+    """One try to send a delivery: ``status_code`` None when no answer came (``error`` says why)."""
+
+    at: datetime = _wire(_time)
+    status_code: int | None = _wire(_int_or_none)
+    latency_ms: int | None = _wire(_int_or_none)
+    error: str | None = _wire(_text_or_none)
+    response_body: str | None = _wire(_text_or_none)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery(_FromWire):
+    """One event's delivery to one endpoint: ``state`` is ``pending``, ``delivered`` or ``failed``."""
+
+    id: int = _wire(lambda data, name: int(data[name]))
+    event_id: str = _wire(_text)
+    type: str = _wire(_text)
+    state: str = _wire(_text)
+    created_at: datetime = _wire(_time)
+    next_attempt_at: datetime | None = _wire(_time_or_none)
+    delivered_at: datetime | None = _wire(_time_or_none)
+    attempts: tuple[WebhookAttempt, ...] = _wire(_many(WebhookAttempt))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage(_FromWire):
+    page: int = _wire(_count)
+    page_size: int = _wire(_count)
+    total: int = _wire(_count)
+    has_more: bool = _wire(lambda data, name: bool(data.get(name)))
+    items: tuple[WebhookDelivery, ...] = _wire(_many(WebhookDelivery))

@@ -8,16 +8,18 @@ from dataclasses import asdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import dialect
+from billbook.store import dialect, webhooks
 from billbook.store.rows import Event, NewEvent
 from billbook.store.tables import events
 
 
 async def append(conn: AsyncConnection, new: Sequence[NewEvent]) -> None:
-    """Append events in the caller's transaction; ids follow the order given."""
+    """Append events in the caller's transaction; ids follow the order given. Their webhook
+    deliveries are written with them (``webhooks.fan_out``), so none can be lost between the two."""
     if new:
         statement = dialect.many_rows_insert(dialect.name(conn), events, _COLUMNS)
         await dialect.execute_many(conn, statement, [asdict(e) for e in new], _COLUMNS)
+        await webhooks.fan_out(conn, [e.uuid for e in new])
 
 
 _COLUMNS = ("uuid", "account_id", "type", "data", "created_at")

@@ -204,3 +204,50 @@ class SpendWindow:
     start: int
     amount: int
     alerted: int
+class WebhookEndpointRow:
+    """A webhook endpoint; ``account_id`` is None for an operator's platform-wide endpoint. The
+    secrets are encrypted."""
+
+    id: int
+    public_id: str
+    account_id: int | None
+    url: str
+    secret_enc: str
+    previous_secret_enc: str | None
+    previous_secret_until: int | None
+    created_at: int
+    disabled_at: int | None
+    deleted_at: int | None
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    """One attempt to send a delivery."""
+
+    id: int
+    delivery_id: int
+    started_at: int
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    response_body: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """One event's delivery to one endpoint, with its event."""
+
+    id: int
+    endpoint_id: int
+    event_id: int
+    state: str
+    attempts: int
+    next_attempt_at: int
+    retry_from: int
+    created_at: int
+    delivered_at: int | None
+    event_uuid: str
+    event_type: str
+    event_data: str
+    event_created_at: int

@@ -275,4 +275,95 @@ alert_settings = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
     Column("low_balance", Text, nullable=False, server_default="[]"),
     Column("updated_at", Millis, nullable=False),
+#: Where events are delivered: a customer's endpoint (its account's events) or, with ``account_id``
+#: NULL, an operator's platform-wide one (every account's events, and the platform's own).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    #: The id the API shows (``we_…``).
+    Column("public_id", String(40), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("url", String(2048), nullable=False),
+    #: The signing secret, encrypted with the server's webhook key; never stored in clear.
+    Column("secret_enc", Text, nullable=False),
+    #: After a rotation: the secret that still signs too, until ``previous_secret_until``.
+    Column("previous_secret_enc", Text, nullable=True),
+    Column("previous_secret_until", Millis, nullable=True),
+    Column("created_at", Millis, nullable=False),
+    #: Set when deliveries failed for too long: nothing more is sent.
+    Column("disabled_at", Millis, nullable=True),
+    #: Set by DELETE; the row stays so its delivery log keeps its parent.
+    Column("deleted_at", Millis, nullable=True),
+)
+
+#: The event types an endpoint receives, one row each (looked up by type when an event is written).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), primary_key=True),
+    Column("type", String(40), primary_key=True),
+    Index("ix_webhook_subscriptions_type", "type", "endpoint_id"),
+)
+
+#: One per (endpoint, event), written in the transaction that appends the event.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    #: ``vocabulary.DeliveryState``.
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    #: When the dispatcher next sends it (also pushed ahead while an attempt is under way, so a crash
+    #: mid-attempt makes it due again).
+    Column("next_attempt_at", Millis, nullable=False),
+    #: Start of the retry window (creation, or the last resend).
+    Column("retry_from", Millis, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("delivered_at", Millis, nullable=True),
+    UniqueConstraint("endpoint_id", "event_id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        "id",
+        postgresql_where=text("state = 'pending'"),
+        sqlite_where=text("state = 'pending'"),
+    ),
+)
+
+#: Each attempt to send a delivery: the delivery log.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("delivery_id", BigId, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("started_at", Millis, nullable=False),
+    #: NULL while under way, and for an attempt that got no response (``error`` says why).
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=True),
+    Column("error", String(500), nullable=True),
+    #: The start of the receiver's answer (at most 1 KB).
+    Column("response_body", Text, nullable=True),
+    Index("ix_webhook_attempts_delivery_id", "delivery_id", "id"),
+)
+
+#: Who runs a background job now: one row per job, held until ``expires_at`` and renewed by its
+#: holder; anyone may take it once it has expired.
+webhook_leases = Table(
+    "webhook_leases",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(80), nullable=True),
+    Column("expires_at", Millis, nullable=False, server_default="0"),
+)
+
+#: The key that encrypts webhook secrets, where ``BILLBOOK_WEBHOOK_SECRET_KEY`` is not set.
+webhook_keys = Table(
+    "webhook_keys",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("created_at", Millis, nullable=False),
 )

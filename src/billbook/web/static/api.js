@@ -75,6 +75,15 @@ export class Api {
   }
   alerts(opts) { return this.request("GET", "/api/v3/account/alerts", undefined, opts); }
   setAlerts(lowBalance, opts) { return this.request("PUT", "/api/v3/account/alerts", { low_balance: lowBalance }, opts); }
+  webhooks(opts) { return this.request("GET", "/api/v3/webhooks", undefined, opts); }
+  createWebhook(url, events, opts) { return this.request("POST", "/api/v3/webhooks", { url, events }, opts); }
+  deleteWebhook(id, opts) { return this.request("DELETE", `/api/v3/webhooks/${encodeURIComponent(id)}`, undefined, opts); }
+  deliveries(id, page, pageSize, opts) {
+    return this.request("GET", `/api/v3/webhooks/${encodeURIComponent(id)}/deliveries?page=${page}&page_size=${pageSize}`, undefined, opts);
+  }
+  resend(id, deliveryId, opts) {
+    return this.request("POST", `/api/v3/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/resend`, undefined, opts);
+  }
   /** What a request to `modelId` costs this account; without `inputs`, the base price. */
   price(modelId, inputs, opts) {
     const body = inputs === undefined ? { model_id: modelId } : { model_id: modelId, inputs };

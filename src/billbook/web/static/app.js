@@ -3,7 +3,8 @@
 //   signin.js (sign in), balance.js (top bar), usage.js + usage-data.js (spend, last 30 days),
 //   records.js + filters.js (records table), record-dialog.js (details), download.js (CSV),
 //   prices.js (the Prices view), keys.js (the Keys view: spend against limits, limits and alert
-//   editors). The address's hash picks the view: #prices, #keys, or #overview.
+//   editors), webhooks.js (the Webhooks view). The address's hash picks the view: #prices, #keys,
+//   #webhooks, or #overview.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
@@ -17,8 +18,9 @@ import { initRecordDialog, openRecord } from "./record-dialog.js";
 import { initDownload } from "./download.js";
 import { showPrices, refreshPrices } from "./prices.js";
 import { initKeys, showKeys, refreshKeys } from "./keys.js";
+import { initWebhooks, showWebhooks, refreshWebhooks } from "./webhooks.js";
 
-const VIEWS = ["overview", "prices", "keys"];
+const VIEWS = ["overview", "prices", "keys", "webhooks"];
 
 /** The view the address names, or null for a hash that is no view (the skip link's #main). */
 function viewOf(hash) {
@@ -35,6 +37,7 @@ function showView(name) {
   }
   if (name === "prices" && session.api) showPrices();
   if (name === "keys" && session.api) showKeys();
+  if (name === "webhooks" && session.api) showWebhooks();
   if (name === "overview" && hasUsage()) requestAnimationFrame(redrawUsage); // drawn while hidden: no width
 }
 
@@ -77,9 +80,12 @@ function init() {
   initRecordDialog({ onFilterPrediction: filterByPrediction });
   initDownload();
   initKeys();
+  initWebhooks();
   whenSignedOut(showSignin); // last: the views have let go of everything by then
   $("signout").addEventListener("click", () => signOut());
-  $("refresh").addEventListener("click", () => { loadBalance(); loadUsage(); loadRecords(); refreshPrices(); refreshKeys(); });
+  $("refresh").addEventListener("click", () => {
+    loadBalance(); loadUsage(); loadRecords(); refreshPrices(); refreshKeys(); refreshWebhooks();
+  });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();
   const key = storedKey();
