@@ -204,6 +204,9 @@ class SpendWindow:
     start: int
     amount: int
     alerted: int
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookEndpointRow:
     """A webhook endpoint; ``account_id`` is None for an operator's platform-wide endpoint. The
     secrets are encrypted."""

@@ -275,6 +275,11 @@ alert_settings = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
     Column("low_balance", Text, nullable=False, server_default="[]"),
     Column("updated_at", Millis, nullable=False),
+)
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
 #: Where events are delivered: a customer's endpoint (its account's events) or, with ``account_id``
 #: NULL, an operator's platform-wide one (every account's events, and the platform's own).
 webhook_endpoints = Table(
