@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     #: ``BILLBOOK_HOLD_SWEEP_INTERVAL``: how often each server process looks for expired holds;
     #: ``off`` (None): never, when ``billbook holds expire`` runs from cron instead.
     hold_sweep_interval_s: int | None = Field(default=30, validation_alias=_DURATIONS["hold_sweep_interval_s"])
+    #: Who issues statements and receipts: printed at the top of every PDF document.
+    operator_name: str = Field(default="billbook", min_length=1, max_length=200)
+    #: The issuer's postal address under its name; lines separated by newlines (or by ``\n``
+    #: written out, for one-line environment files).
+    operator_address: str = Field(default="", max_length=1000)
 
     @field_validator("admin_token", "metrics_token")
     @classmethod

@@ -20,7 +20,7 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, health, internal, public
+from billbook.api.routes import catalog, health, internal, public, statements
 from billbook.ledger import holds, keys
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(health.router)
     catalog.register(app)
+    statements.register(app)
     _mount_dashboard(app)
     _describe_errors_truthfully(app)
     return app

@@ -160,3 +160,23 @@ class DeductWithOutcome:
     model_type: str
     status: str
     refund_price: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCell:
+    """One ``billing_monthly`` row of an account's month: records of one type (and model, ``""``
+    for recharges and adjustments), their number and the sum of their ``delta``."""
+
+    billing_type: BillingType
+    model_uuid: str
+    count: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRecord:
+    """The record at a month's edge: what its stored ``balance_after`` says the balance was."""
+
+    uuid: str
+    created_at: int
+    balance_after: int
