@@ -24,6 +24,7 @@ from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client._export import CSV_COLUMNS
 from billbook.client._models import AsyncModels, Models
 from billbook.client._query import SearchParams
+from billbook.client._statements import AsyncReceipts, AsyncStatements, Receipts, Statements
 from billbook.client.errors import (
     APIConnectionError,
     APIError,
@@ -47,12 +48,15 @@ from billbook.client.types import (
     BillingType,
     CatalogModel,
     DailyModelUsage,
+    EdgeRecord,
+    ModelCharges,
     DailyUsage,
     ModelUsage,
     Order,
     Prediction,
     PriceQuote,
     SortOrder,
+    Statement,
     UsageStats,
     UsageSummary,
 )
@@ -69,6 +73,8 @@ __all__ = [
     "AsyncBillings",
     "AsyncClient",
     "AsyncModels",
+    "AsyncReceipts",
+    "AsyncStatements",
     "AuthenticationError",
     "Balance",
     "BillbookClientError",
@@ -83,9 +89,11 @@ __all__ = [
     "ConflictError",
     "DailyModelUsage",
     "DailyUsage",
+    "EdgeRecord",
     "ExportResult",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "ModelCharges",
     "ModelUsage",
     "Models",
     "NotFoundError",
@@ -93,9 +101,12 @@ __all__ = [
     "Prediction",
     "PriceQuote",
     "RateLimitError",
+    "Receipts",
     "SearchParams",
     "ServerError",
     "SortOrder",
+    "Statement",
+    "Statements",
     "UsageStats",
     "UsageSummary",
 ]

@@ -16,6 +16,7 @@ from billbook.client._convert import TimeInput, to_ms
 from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core, Plan
 from billbook.client._http import AsyncLoop, SyncLoop
 from billbook.client._models import AsyncModels, Models
+from billbook.client._statements import AsyncReceipts, AsyncStatements, Receipts, Statements
 from billbook.client._usage import merge, split_range, usage_body
 from billbook.client.types import Balance, UsageStats
 from billbook.times import ms_to_datetime
@@ -92,6 +93,8 @@ class Client(_ClientBase[httpx.Client]):
         self._loop = SyncLoop(http or httpx.Client())
         self.billings = Billings(self._core, self._loop)
         self.models = Models(self._core, self._loop)
+        self.statements = Statements(self._core, self._loop)
+        self.receipts = Receipts(self._core, self._loop)
 
     def balance(self) -> Balance:
         """The account's current balance."""
@@ -121,6 +124,8 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
         self._loop = AsyncLoop(http or httpx.AsyncClient())
         self.billings = AsyncBillings(self._core, self._loop)
         self.models = AsyncModels(self._core, self._loop)
+        self.statements = AsyncStatements(self._core, self._loop)
+        self.receipts = AsyncReceipts(self._core, self._loop)
 
     async def balance(self) -> Balance:
         """The account's current balance."""
