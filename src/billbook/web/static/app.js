@@ -2,7 +2,8 @@
 // Plain ES modules, no build step; each view lives in its own module:
 //   signin.js (sign in), balance.js (top bar), usage.js + usage-data.js (spend, last 30 days),
 //   records.js + filters.js (records table), record-dialog.js (details), download.js (CSV),
-//   prices.js (the Prices view). The address's hash picks the view: #prices, or #overview.
+//   prices.js (the Prices view), statements.js + statements-data.js (the Statements view).
+//   The address's hash picks the view: #prices, #statements, or #overview.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
@@ -15,8 +16,9 @@ import { timeZoneNote } from "./filters.js";
 import { initRecordDialog, openRecord } from "./record-dialog.js";
 import { initDownload } from "./download.js";
 import { showPrices, refreshPrices } from "./prices.js";
+import { showStatements, refreshStatements } from "./statements.js";
 
-const VIEWS = ["overview", "prices"];
+const VIEWS = ["overview", "prices", "statements"];
 
 /** The view the address names, or null for a hash that is no view (the skip link's #main). */
 function viewOf(hash) {
@@ -32,6 +34,7 @@ function showView(name) {
     if (view === name) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
   }
   if (name === "prices" && session.api) showPrices();
+  if (name === "statements" && session.api) showStatements();
   if (name === "overview" && hasUsage()) requestAnimationFrame(redrawUsage); // drawn while hidden: no width
 }
 
@@ -75,7 +78,7 @@ function init() {
   initDownload();
   whenSignedOut(showSignin); // last: the views have let go of everything by then
   $("signout").addEventListener("click", () => signOut());
-  $("refresh").addEventListener("click", () => { loadBalance(); loadUsage(); loadRecords(); refreshPrices(); });
+  $("refresh").addEventListener("click", () => { loadBalance(); loadUsage(); loadRecords(); refreshPrices(); refreshStatements(); });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();
   const key = storedKey();
