@@ -144,7 +144,7 @@ async def test_a_back_dated_charge_changes_the_earlier_month(client: httpx.Async
     assert september["record_count"] == 0 and september["closing_balance"] == 0 and september["last_record"] is None
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-10", "1999-12", "2026-10-01", "9999-01"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-10", "1999-12", "2026-10-01", "9999-01", "٢٠٢٦-١٠"])
 async def test_a_bad_month_is_a_400_naming_it(client: httpx.AsyncClient, month: str) -> None:
     who = await acustomer(client, ADMIN_TOKEN)
     for path in (f"/api/v3/statements/{month}", f"/api/v3/statements/{month}.pdf"):

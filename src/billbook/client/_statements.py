@@ -19,7 +19,7 @@ STATEMENTS_PATH = "/api/v3/statements"
 RECEIPTS_PATH = "/api/v3/receipts"
 Loop = TypeVar("Loop", SyncLoop, AsyncLoop)
 MonthInput = str | date
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 _UUID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -29,7 +29,7 @@ from billbook.store.rows import EdgeRecord, MonthlyCell, Record
 from billbook.times import month_key, month_start_ms, month_text, next_month, now_ms
 from billbook.vocabulary import BillingType
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 #: The oldest month a statement can be asked for (times before 2000 are refused everywhere).
 FIRST_MONTH = 200001
 

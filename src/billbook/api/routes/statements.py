@@ -6,9 +6,11 @@ PDFs are drawn in a worker thread, after the figures are read."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -22,6 +24,7 @@ from billbook.documents.receipt import receipt_pdf
 from billbook.documents.statement import statement_pdf
 from billbook.ledger import statements
 
+T = TypeVar("T")
 AccountId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Month = Annotated[str, Path(max_length=20, description="a UTC month, YYYY-MM")]
 RecordUuid = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -76,7 +79,8 @@ async def receipt_route(request: Request, record_uuid: RecordUuid, caller: Custo
     return await _receipt_pdf(request, await statements.receipt(caller.conn, caller.account_id, record_uuid))
 
 
-async def _read(request: Request, read):  # noqa: ANN001, ANN202 - a coroutine function over a connection
+async def _read(request: Request, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``read`` in a read transaction of its own (operator routes open theirs in the route)."""
     async with database(request).transaction(write=False) as conn:
         return await read(conn)
 
