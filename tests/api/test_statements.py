@@ -5,6 +5,7 @@ and the account's name in any script, and the edges (bad months, other accounts'
 from __future__ import annotations
 
 import io
+import os
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from billbook.api.app import create_app
+from billbook.documents.page import fallback_fonts
 from billbook.money import document_usd
 from billbook.settings import Settings
 from billbook.store.tables import accounts, billing_records
@@ -168,7 +170,8 @@ async def test_unknown_account_and_foreign_records_are_404(client: httpx.AsyncCl
 
 # --- PDF -------------------------------------------------------------------------------------------
 
-NAME = "ООО «Ромашка» Ελληνικά 株式会社"
+NAME = "ООО «Ромашка» Ελληνικά"
+CJK_NAME = "株式会社ひかり 한빛"
 OPERATOR = Settings(
     admin_token=ADMIN_TOKEN,
     hold_sweep_interval_s=None,
@@ -230,6 +233,17 @@ async def test_a_receipt_for_a_recharge(issuing: httpx.AsyncClient) -> None:
         assert pages == 1 and "Page 1 of 1" in text
         for expected in ("Иван Петров", paid["uuid"], "invoice-77", "12.345678", "13.345678", "Acme Inference GmbH"):
             assert expected in text, expected
+
+
+async def test_chinese_japanese_and_korean_names_print_with_a_system_font(issuing: httpx.AsyncClient) -> None:
+    if len(fallback_fonts()) < 2:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("no CJK fonts for PDFs under CI: apt-get install fonts-droid-fallback fonts-nanum (scripts/test does)")
+        pytest.skip("no CJK fonts installed (apt-get install fonts-droid-fallback fonts-nanum)")
+    who = await acustomer(issuing, ADMIN_TOKEN, balance="3", name=CJK_NAME)
+    url = f"/internal/v1/accounts/{who['account']['id']}/statements/{month_text(month_key(now_ms()))}.pdf"
+    text, _ = pdf_text((await issuing.get(url, headers=ADMIN)).content)
+    assert CJK_NAME in text
 
 
 async def test_an_empty_month_prints(issuing: httpx.AsyncClient) -> None:

@@ -13,11 +13,12 @@ from fpdf.fonts import FontFace
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVuSans"
-#: Fonts for scripts DejaVu Sans lacks (Chinese, Japanese, Korean), used when the system has one
-#: (Debian: ``fonts-droid-fallback``, ``fonts-wqy-microhei``). Each is tried for a missing glyph in turn.
+#: Fonts for scripts DejaVu Sans lacks, used when the system has them (Debian's packages):
+#: Chinese and Japanese from ``fonts-droid-fallback``, Korean from ``fonts-nanum``. Each is tried
+#: for a missing glyph in turn.
 FALLBACK_FONTS = (
     Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
-    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
 )
 GREY = (110, 110, 110)
 RULE = (200, 200, 200)
@@ -38,7 +39,8 @@ class Issuer:
 
 
 @cache
-def _fallbacks() -> tuple[Path, ...]:
+def fallback_fonts() -> tuple[Path, ...]:
+    """The fallback fonts this system has (looked up once)."""
     return tuple(path for path in FALLBACK_FONTS if path.is_file())
 
 
@@ -52,7 +54,7 @@ class Document(FPDF):
         self.add_font(FAMILY, "", FONTS / "DejaVuSans.ttf")
         self.add_font(FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
         names = []
-        for n, path in enumerate(_fallbacks()):
+        for n, path in enumerate(fallback_fonts()):
             self.add_font(f"fallback{n}", "", path)
             names.append(f"fallback{n}")
         if names:
