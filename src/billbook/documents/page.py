@@ -3,6 +3,7 @@ issuer's block at the top, and ``page N of M`` at the foot."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,9 @@ FALLBACK_FONTS = (
     Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
     Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
 )
+#: fontTools says, for every document, which hinting tables of a fallback font it leaves out of the
+#: subset: true and of no use in a log.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 GREY = (110, 110, 110)
 RULE = (200, 200, 200)
 HEAD = FontFace(family=FAMILY, emphasis="BOLD", fill_color=(238, 238, 238))
