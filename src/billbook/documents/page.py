@@ -4,10 +4,12 @@ issuer's block at the top, and ``page N of M`` at the foot."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
@@ -48,17 +50,32 @@ def fallback_fonts() -> tuple[Path, ...]:
     return tuple(path for path in FALLBACK_FONTS if path.is_file())
 
 
+@cache
+def _characters(path: Path) -> frozenset[int]:
+    """The code points a font has glyphs for (its cmap, read once per process)."""
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font.getBestCmap() or ())
+
+
+def fallbacks_for(texts: Iterable[str]) -> list[Path]:
+    """The fallback fonts that ``texts`` need: none for what DejaVu Sans prints, which is nearly
+    every name. Loading a CJK font costs seconds per document, so it is loaded only when used."""
+    missing = {ord(c) for text in texts for c in text if not c.isspace()} - _characters(FONTS / "DejaVuSans.ttf")
+    return [path for path in fallback_fonts() if missing & _characters(path)]
+
+
 class Document(FPDF):
     """An A4 page in DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew, ...), with text shaping
     so joined scripts print joined, the fallback fonts for the rest, and numbered pages."""
 
-    def __init__(self, title: str, issuer: Issuer) -> None:
+    def __init__(self, title: str, issuer: Issuer, texts: Iterable[str] = ()) -> None:
+        """``texts``: what the document prints that may be in any script (names, references)."""
         super().__init__(format="A4", unit="mm")
         self.doc_title, self.issuer = title, issuer
         self.add_font(FAMILY, "", FONTS / "DejaVuSans.ttf")
         self.add_font(FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
         names = []
-        for n, path in enumerate(fallback_fonts()):
+        for n, path in enumerate(fallbacks_for([issuer.name, issuer.address, *texts])):
             self.add_font(f"fallback{n}", "", path)
             names.append(f"fallback{n}")
         if names:

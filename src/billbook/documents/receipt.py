@@ -10,7 +10,7 @@ from billbook.times import ms_to_iso
 
 def receipt_pdf(receipt: Receipt, issuer: Issuer) -> bytes:
     r = receipt.record
-    doc = Document(f"Receipt {r.uuid}", issuer)
+    doc = Document(f"Receipt {r.uuid}", issuer, [receipt.account_name, r.reference or ""])
     doc.heading("Receipt")
     facts = [
         ("Receipt number", r.uuid),

@@ -27,7 +27,7 @@ def _by_model(doc: Document, statement: Statement) -> None:
 
 def statement_pdf(statement: Statement, issuer: Issuer) -> bytes:
     s = statement
-    doc = Document(f"Statement {s.month_text}", issuer)
+    doc = Document(f"Statement {s.month_text}", issuer, [s.account_name, *(m.model_uuid for m in s.by_model)])
     doc.heading(f"Statement for {s.month_text}")
     last_day = day_to_date(s.end_ms // MS_PER_DAY - 1)
     facts = [
