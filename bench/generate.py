@@ -10,7 +10,7 @@ bulk, and then proves they are what the ledger would have written:
   ``executemany`` in large transactions on SQLite (loading pragmas, no journal), with secondary
   indexes, unique constraints and foreign keys dropped first and rebuilt once at the end (one
   sorted build instead of millions of random inserts into nine B-trees);
-* the rollups (``usage_daily``, ``billing_daily``) and balances are then computed *from the loaded
+* the rollups (``usage_daily``, ``billing_daily``, ``billing_monthly``) and balances are then computed *from the loaded
   records* with ``INSERT ... SELECT ... GROUP BY``, exactly as the ledger keeps them: a deduct's
   refund and completion count on the deduct's day, ``last_price`` is the price of the newest deduct;
 * the generator's own running balances must equal the database's ``SUM(delta)`` per account, and
@@ -498,6 +498,14 @@ def spend_windows(per_day: list) -> list[tuple]:
     return [(a, k, str(p), st, v, 0) for (a, k, p, st), v in found.items()]
 
 
+#: Counts and sums per account, UTC month (YYYYMM), type and model, as ``store.billing`` keeps them.
+ROLLUP_BILLING_MONTHLY = (
+    "INSERT INTO billing_monthly (account_id, month, billing_type, model_uuid, count, amount) "
+    "SELECT account_id, {month}, billing_type, COALESCE(model_uuid, ''), COUNT(*), SUM(delta) "
+    "FROM billing_records GROUP BY account_id, {month}, billing_type, COALESCE(model_uuid, '')"
+)
+MONTH_PG = "CAST(to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+MONTH_SQLITE = "CAST(strftime('%Y%m', created_at / 1000, 'unixepoch') AS INTEGER)"
 BALANCES_PG = (
     "UPDATE accounts a SET balance = s.total FROM "
     "(SELECT account_id, SUM(delta) AS total FROM billing_records GROUP BY account_id) s WHERE s.account_id = a.id"
@@ -616,6 +624,7 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         await conn.execute(ROLLUP_USAGE_DAILY)
         windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
         await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
+        await conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_PG))
         timer.lap("balances and rollups")
         await conn.execute("VACUUM (ANALYZE)")
         timer.lap("vacuum analyze")
@@ -687,6 +696,7 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute(ROLLUP_BILLING_DAILY)
         conn.execute(ROLLUP_USAGE_DAILY)
         conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
+        conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_SQLITE))
         conn.execute("COMMIT")
         timer.lap("balances and rollups")
         conn.execute("ANALYZE")

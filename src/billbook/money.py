@@ -59,3 +59,13 @@ def usd_text(micros: int) -> str:
 def format_usd(micros: int) -> str:
     """Plain decimal text for messages and tables: ``1000000000`` -> ``1000``, ``40000`` -> ``0.04``."""
     return format(micros_to_decimal(micros), "f")
+
+
+def document_usd(micros: int) -> str:
+    """Money for printed documents: at least two decimals, and every digit down to the micro-dollar
+    where the amount is not whole cents: ``12000000`` -> ``12.00``, ``42500`` -> ``0.0425``,
+    ``-1234567`` -> ``-1.234567``. Thousands are grouped with commas."""
+    whole, frac = divmod(abs(micros), MICROS_PER_USD)
+    sign = "-" if micros < 0 else ""
+    digits = f"{frac:06d}".rstrip("0")
+    return f"{sign}{whole:,}.{digits.ljust(2, '0')}"

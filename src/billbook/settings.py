@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     webhook_give_up_after_s: int = Field(default=259_200, validation_alias=_DURATIONS["webhook_give_up_after_s"])
     #: Seconds a receiver has to answer one delivery.
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    #: Who issues statements and receipts: printed at the top of every PDF document.
+    operator_name: str = Field(default="billbook", min_length=1, max_length=200)
+    #: The issuer's postal address under its name; lines separated by newlines (or by ``\n``
+    #: written out, for one-line environment files).
+    operator_address: str = Field(default="", max_length=1000)
 
     @field_validator("admin_token", "metrics_token")
     @classmethod

@@ -51,3 +51,26 @@ def day_of(ms: int) -> int:
 
 def day_to_date(day: int) -> str:
     return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+def month_key(ms: int) -> int:
+    """The UTC month of a millisecond timestamp as ``YYYYMM`` (``202610``): the statements' rollup
+    key, readable in SQL and ordered like the months themselves."""
+    t = time.gmtime(ms // 1000)
+    return t.tm_year * 100 + t.tm_mon
+
+
+def month_start_ms(key: int) -> int:
+    """First millisecond of the UTC month ``key`` (``YYYYMM``)."""
+    return datetime_to_ms(datetime(key // 100, key % 100, 1, tzinfo=UTC))
+
+
+def next_month(key: int) -> int:
+    """The month after ``key``: ``202612`` -> ``202701``."""
+    year, month = divmod(key, 100)
+    return (year + 1) * 100 + 1 if month == 12 else key + 1
+
+
+def month_text(key: int) -> str:
+    """``202610`` -> ``2026-10``."""
+    return f"{key // 100:04d}-{key % 100:02d}"

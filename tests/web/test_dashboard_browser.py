@@ -1045,3 +1045,99 @@ def test_price_rows_without_a_page(session):
         ["a/big", "Big", None, "8999999999999999", "7874999999999999", "12.5", None],
         ["b/flat", "", None, "100000", "100000", None, None],
     ]
+
+
+# ---------------------------------------------------------------------------- statements
+
+
+@pytest.fixture(scope="module")
+def stated(live_server):
+    """An account with a Cyrillic name, charges this month and back-dated into last month, a refund."""
+    base, admin = live_server.base_url, live_server.admin_token
+    now = datetime.now(UTC)
+    last_month = (now.replace(day=1) - timedelta(days=1)).replace(day=10, hour=12)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        account = factories.create_account(http, admin, name="Общество «Ромашка»", balance="50")
+        key = factories.create_key(http, admin, account["id"], name="production")
+        for i in range(3):
+            factories.create_charge(http, admin, key["access_key_id"], price="0.0425", model_uuid="vendor/image",
+                                    created_at=int(last_month.timestamp() * 1000) + i)
+        refunded = factories.create_charge(http, admin, key["access_key_id"], price="1.5", model_uuid="vendor/video")
+        factories.set_status(http, admin, refunded["record"]["prediction"]["uuid"], "failed")
+        factories.create_charge(http, admin, key["access_key_id"], price="0.25", model_uuid="vendor/video")
+    api = PublicApi(base, key["api_key"])
+    months = [now.strftime("%Y-%m"), last_month.strftime("%Y-%m")]
+    yield SimpleNamespace(base_url=base, key=key["api_key"], api=api, months=months)
+    api.close()
+
+
+def open_statements(page) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Statements").click()
+    expect(page.get_by_role("link", name="Statements")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#statements-table tbody tr")).to_have_count(12)
+
+
+def test_statements_equal_the_api_and_download(browser, stated, tmp_path):
+    from playwright.sync_api import expect
+    from pypdf import PdfReader
+
+    session = Session(browser, stated.base_url, tmp_path)
+    page = session.page
+    try:
+        session.sign_in(stated.key)
+        open_statements(page)
+        rows = page.locator("#statements-table tbody tr")
+        assert rows.evaluate_all("rows => rows.map(r => r.dataset.month)")[:2] == stated.months
+        for n, month in enumerate(stated.months):
+            want = stated.api._data(stated.api.http.get(f"/api/v3/statements/{month}"))
+            row = page.locator(f'#statements-table tbody tr[data-month="{month}"]')
+            expect(row.locator('[data-field="opening"]')).to_have_text(fmt_usd(want["opening_balance"]))
+            expect(row.locator('[data-field="recharges"]')).to_have_text(fmt_usd(want["recharges"] + want["adjustments"]))
+            expect(row.locator('[data-field="spent"]')).to_have_text(fmt_usd(want["net_charges"]))
+            expect(row.locator('[data-field="closing"]')).to_have_text(fmt_usd(want["closing_balance"]))
+            expect(row.locator('[data-field="records"]')).to_have_text(str(want["record_count"]))
+            expect(row.locator(".badge")).to_have_count(1 if n == 0 else 0)
+        session.shot("statements-desktop")
+
+        previous = page.locator(f'#statements-table tbody tr[data-month="{stated.months[1]}"]')
+        with page.expect_download() as pdf_download:
+            previous.locator('[data-action="pdf"]').click()
+        pdf = tmp_path / "statement.pdf"
+        pdf_download.value.save_as(pdf)
+        assert pdf_download.value.suggested_filename == f"statement-{stated.months[1]}.pdf"
+        text = "".join(p.extract_text() for p in PdfReader(pdf).pages)
+        assert "Общество «Ромашка»" in text and "0.1275" in text
+        expect(page.locator("#statements-status")).to_contain_text("Downloaded")
+
+        with page.expect_download() as csv_download:
+            previous.locator('[data-action="csv"]').click()
+        path = tmp_path / "records.csv"
+        csv_download.value.save_as(path)
+        with path.open(newline="") as stream:
+            records = list(csv.DictReader(stream))
+        assert [r["billing_type"] for r in records] == ["deduct"] * 3
+        empty = page.locator("#statements-table tbody tr").nth(5)
+        expect(empty.locator('[data-field="records"]')).to_have_text("0")
+    finally:
+        session.close()
+
+
+def test_statements_on_a_phone_and_the_month_list(browser, stated, tmp_path):
+    from playwright.sync_api import expect
+
+    session = Session(browser, stated.base_url, tmp_path, phone=True)
+    page = session.page
+    try:
+        session.sign_in(stated.key)
+        open_statements(page)
+        expect(page.locator(f'#statements-table tbody tr[data-month="{stated.months[0]}"] [data-action="pdf"]')).to_be_visible()
+        session.shot("statements-phone")
+        months = page.evaluate("""async () => {
+            const m = await import("/static/statements-data.js");
+            return [m.recentMonths(Date.UTC(2026, 0, 15), 3), m.monthLabel("2026-10")];
+        }""")
+        assert months == [["2026-01", "2025-12", "2025-11"], "October 2026"]
+    finally:
+        session.close()

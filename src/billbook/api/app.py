@@ -20,7 +20,7 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, health, internal, limits, public, webhooks
+from billbook.api.routes import catalog, health, internal, limits, public, statements, webhooks
 from billbook.ledger import holds, keys
 from billbook.ledger.dispatcher import DispatchConfig, Dispatcher
 from billbook.ledger.webhook_secrets import SecretBox, secret_box
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     catalog.register(app)
     webhooks.register(app)
+    statements.register(app)
     _mount_dashboard(app)
     _describe_errors_truthfully(app)
     return app

@@ -9,6 +9,7 @@ from billbook.times import day_to_date, ms_to_iso
 
 if TYPE_CHECKING:
     from billbook.ledger.search import RecordView
+    from billbook.ledger.statements import Statement
 
 
 def billing_item(view: RecordView) -> dict:
@@ -81,4 +82,46 @@ def usage_stats(stats: dict) -> dict:
             "total_requests": stats["summary"]["total_requests"],
             "success_requests": stats["summary"]["success_requests"],
         },
+    }
+
+
+def statement(s: Statement) -> dict:
+    """A monthly statement; ``end_time`` is the month's last millisecond (bounds inclusive, as in search)."""
+    last = s.last_record
+    return {
+        "account_id": s.account_id,
+        "account_name": s.account_name,
+        "month": s.month_text,
+        "start_time": ms_to_iso(s.start_ms),
+        "end_time": ms_to_iso(s.end_ms - 1),
+        "open": s.is_open,
+        "generated_at": ms_to_iso(s.generated_at),
+        "currency": "USD",
+        "opening_balance": usd(s.opening),
+        "recharges": usd(s.recharges),
+        "recharge_count": s.recharge_count,
+        "adjustments": usd(s.adjustments),
+        "adjustment_count": s.adjustment_count,
+        "charges": usd(s.charges),
+        "charge_count": s.charge_count,
+        "refunds": usd(s.refunds),
+        "refund_count": s.refund_count,
+        "net_charges": usd(s.net_charges),
+        "charges_by_model": [
+            {
+                "model_uuid": m.model_uuid,
+                "charges": usd(m.charges),
+                "charge_count": m.charge_count,
+                "refunds": usd(m.refunds),
+                "refund_count": m.refund_count,
+                "net": usd(m.net),
+            }
+            for m in s.by_model
+        ],
+        "closing_balance": usd(s.closing),
+        "record_count": s.record_count,
+        "last_record": None if last is None else {
+            "uuid": last.uuid, "created_at": ms_to_iso(last.created_at), "balance_after": usd(last.balance_after),
+        },
+        "matches_balance_after": s.matches_balance_after,
     }

@@ -25,6 +25,7 @@ from billbook.cli.customer_options import (
     formatted,
     windowed,
 )
+from billbook.cli import statements
 from billbook.cli.failures import reporting
 from billbook.cli.render import format_usd, print_page, stderr, stdout
 from billbook.cli.usage_view import print_usage, usage_to_wire
@@ -179,8 +180,9 @@ COMMANDS: dict[str, Callable[..., None]] = {"usage": usage, "balance": balance}
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``billings search|export``, ``usage`` and ``balance`` to the root ``billbook`` app."""
+    """Add ``billings search|export``, ``statements get|receipt``, ``usage`` and ``balance`` to the root ``billbook`` app."""
     app.add_typer(billings_app, name="billings")
+    statements.register(app)
     for name, command in COMMANDS.items():
         app.command(name)(command)
 

@@ -18,6 +18,7 @@ from billbook.client._http import AsyncLoop, SyncLoop
 from billbook.client._limits import AlertSettings, AsyncAlertSettings, AsyncKeys, AsyncLimits, Keys, Limits
 from billbook.client._models import AsyncModels, Models
 from billbook.client._webhooks import AsyncWebhooks, Webhooks
+from billbook.client._statements import AsyncReceipts, AsyncStatements, Receipts, Statements
 from billbook.client._usage import merge, split_range, usage_body
 from billbook.client.types import Balance, UsageStats
 from billbook.times import ms_to_datetime
@@ -98,6 +99,8 @@ class Client(_ClientBase[httpx.Client]):
         self.limits = Limits(self._core, self._loop)
         self.alerts = AlertSettings(self._core, self._loop)
         self.webhooks = Webhooks(self._core, self._loop)
+        self.statements = Statements(self._core, self._loop)
+        self.receipts = Receipts(self._core, self._loop)
 
     def balance(self) -> Balance:
         """The account's current balance."""
@@ -131,6 +134,8 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
         self.limits = AsyncLimits(self._core, self._loop)
         self.alerts = AsyncAlertSettings(self._core, self._loop)
         self.webhooks = AsyncWebhooks(self._core, self._loop)
+        self.statements = AsyncStatements(self._core, self._loop)
+        self.receipts = AsyncReceipts(self._core, self._loop)
 
     async def balance(self) -> Balance:
         """The account's current balance."""

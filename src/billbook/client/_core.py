@@ -234,6 +234,8 @@ class Call(Generic[T]):
     array: bool = False
     #: False for a write that must not be sent twice: failures go straight to the caller.
     retry: bool = True
+    #: The answer is a document (a PDF), handed back as bytes; an error still comes as the envelope.
+    binary: bool = False
 
 
 class Core:
@@ -260,6 +262,8 @@ class Core:
             response = yield self.send(call)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
+        if call.binary:
+            return call.parse(document(call.what, response))
         return decode(call.what, call.parse, unwrap(response), array=call.array)
 
     def send(self, call: Call[Any]) -> Send:
@@ -305,6 +309,14 @@ def unwrap(response: httpx.Response) -> Any:
         return body.get("data")
     # The upstream service may put an error in a 200's body; billbook keeps the two equal.
     raise _error(response, code if response.is_success else response.status_code, message)
+
+
+def document(what: str, response: httpx.Response) -> bytes:
+    """A document's bytes, or the typed exception for the error envelope sent instead."""
+    if response.is_success and not response.headers.get("content-type", "").startswith("application/json"):
+        return response.content
+    unwrap(response)  # raises for an error
+    raise APIResponseValidationError(f"the server sent JSON instead of the {what}", response=response)
 
 
 def _error(response: httpx.Response, code: int, message: str) -> APIError:

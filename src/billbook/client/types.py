@@ -368,3 +368,65 @@ class DeliveryPage(_FromWire):
     total: int = _wire(_count)
     has_more: bool = _wire(lambda data, name: bool(data.get(name)))
     items: tuple[WebhookDelivery, ...] = _wire(_many(WebhookDelivery))
+
+
+# --- statements ------------------------------------------------------------------------------------
+
+
+def _flag(data: Mapping[str, Any], name: str) -> bool:
+    return bool(data.get(name, False))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCharges(_FromWire):
+    """One model's charges in a statement's month: deducts and refunds dated in it, and the net."""
+
+    model_uuid: str = _wire(_text)
+    charges: Decimal = _wire(_money())
+    charge_count: int = _wire(_count)
+    refunds: Decimal = _wire(_money())
+    refund_count: int = _wire(_count)
+    net: Decimal = _wire(_money())
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRecord(_FromWire):
+    """The last record dated in a statement's month or before it, with its stored ``balance_after``."""
+
+    uuid: str = _wire(_text)
+    created_at: datetime = _wire(_time)
+    balance_after: Decimal = _wire(_money())
+
+
+@dataclass(frozen=True, slots=True)
+class Statement(_FromWire):
+    """A UTC month's statement: ``opening_balance + recharges + adjustments - charges + refunds ==
+    closing_balance`` (``charges`` and ``refunds`` positive). ``open``: the month has not ended and
+    its figures can change. ``matches_balance_after``: the month's last record's stored
+    ``balance_after`` equals ``closing_balance`` (false once a record was back-dated across the
+    month's end). ``start_time``/``end_time`` bound the month's records, both inclusive."""
+
+    account_id: int = _wire(_count)
+    account_name: str = _wire(_text_or(""))
+    month: str = _wire(_text)
+    start_time: datetime = _wire(_time)
+    end_time: datetime = _wire(_time)
+    open: bool = _wire(_flag)
+    generated_at: datetime = _wire(_time)
+    currency: str = _wire(_text_or("USD"))
+    opening_balance: Decimal = _wire(_money())
+    recharges: Decimal = _wire(_money())
+    recharge_count: int = _wire(_count)
+    adjustments: Decimal = _wire(_money())
+    adjustment_count: int = _wire(_count)
+    charges: Decimal = _wire(_money())
+    charge_count: int = _wire(_count)
+    refunds: Decimal = _wire(_money())
+    refund_count: int = _wire(_count)
+    net_charges: Decimal = _wire(_money())
+    charges_by_model: tuple[ModelCharges, ...] = _wire(_many(ModelCharges))
+    closing_balance: Decimal = _wire(_money())
+    record_count: int = _wire(_count)
+    last_record: EdgeRecord | None = _wire(_one(EdgeRecord))
+    matches_balance_after: bool = _wire(_flag)
+    raw: Mapping[str, Any] = _wire(lambda data, name: data, repr=False, compare=False)

@@ -19,7 +19,7 @@ from billbook.ledger import limits, pricing
 from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
-from billbook.times import day_to_date
+from billbook.times import day_to_date, month_text
 from billbook.vocabulary import BillingType, OrderState, PredictionStatus
 
 #: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
@@ -186,6 +186,13 @@ def _billing_daily(row: store.CellDifference) -> Violation:
     return _about(row, "billing_daily", f"{day} {billing_type}: count {stored} but there are {computed} records")
 
 
+def _billing_monthly(row: store.CellDifference) -> Violation:
+    stored, computed = ({"count": 0, "amount": 0} if side is None else side for side in (row.stored, row.computed))
+    cell = f"{month_text(int(row.key['month']))} {row.key['billing_type']} {row.key['model_uuid'] or '(no model)'}"
+    return _about(row, "billing_monthly", f"{cell}: {stored['count']} records summing {_usd(stored['amount'])}, "
+                  f"but the records say {computed['count']} summing {_usd(computed['amount'])}")
+
+
 def _catalog_price(book: pricing.PriceBook, order: store.PricedOrder) -> list[Violation]:
     """What is wrong with a catalog-priced order: ``origin_price`` must be its version's list price
     for the inputs its charge sent, and ``price`` that less the account's discount at the order's
@@ -272,6 +279,7 @@ def checks() -> list[Check]:
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
         ("catalog_price", catalog_price_mismatches, lambda violation: violation),
         ("spend_windows", spend_window_mismatches, _spend_window),
+        ("billing_monthly", store.billing_monthly_mismatches, _billing_monthly),
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))

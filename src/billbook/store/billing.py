@@ -1,4 +1,4 @@
-"""Queries on billing records: append-only inserts (with their daily count) and the joined view the API renders."""
+"""Queries on billing records: append-only inserts (with their daily count and monthly sums) and the joined view the API renders."""
 
 from __future__ import annotations
 
@@ -12,8 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.rows import NEW_RECORD_COLUMNS, NewRecord, Record, RecordView
-from billbook.store.tables import access_keys, billing_daily, billing_records, orders, predictions, prefixed
-from billbook.times import MS_PER_DAY
+from billbook.store.tables import (
+    access_keys,
+    billing_daily,
+    billing_monthly,
+    billing_records,
+    orders,
+    predictions,
+    prefixed,
+)
+from billbook.times import MS_PER_DAY, month_key
 from billbook.vocabulary import BillingType
 
 
@@ -32,6 +40,7 @@ async def insert_many(conn: AsyncConnection, records: Sequence[NewRecord]) -> li
     per_day = Counter((r.account_id, r.created_at // MS_PER_DAY, r.billing_type) for r in records)
     counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
     await dialect.execute_many(conn, _count_upsert(dialect.name(conn)), counts, _COUNT_COLUMNS)
+    await _add_monthly(conn, records)
     return ids
 
 
@@ -52,6 +61,34 @@ def _count_upsert(dialect_name: str) -> Any:
         index_elements=["account_id", "day", "billing_type"],
         set_={"count": billing_daily.c.count + statement.excluded.count},
     )
+
+
+_MONTHLY_COLUMNS = ("account_id", "month", "billing_type", "model_uuid", "count", "amount")
+
+
+@lru_cache
+def _monthly_upsert(dialect_name: str) -> Any:
+    """``billing_monthly`` count and amount ``+=`` for months, types and models; built once per dialect."""
+    statement = dialect.many_rows_insert(dialect_name, billing_monthly, _MONTHLY_COLUMNS)
+    t, new = billing_monthly.c, statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "month", "billing_type", "model_uuid"],
+        set_={"count": t.count + new.count, "amount": t.amount + new.amount},
+    )
+
+
+async def _add_monthly(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
+    """Count and sum the records per account, UTC month (of ``created_at``), type and model."""
+    sums: dict[tuple[int, int, str, str], list[int]] = {}
+    for r in records:
+        cell = sums.setdefault((r.account_id, month_key(r.created_at), r.billing_type, r.model_uuid or ""), [0, 0])
+        cell[0] += 1
+        cell[1] += r.delta
+    rows = [
+        {"account_id": a, "month": m, "billing_type": t, "model_uuid": u, "count": n, "amount": amount}
+        for (a, m, t, u), (n, amount) in sums.items()
+    ]
+    await dialect.execute_many(conn, _monthly_upsert(dialect.name(conn)), rows, _MONTHLY_COLUMNS)
 
 
 def _record(row: Any) -> Record:

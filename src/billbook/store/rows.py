@@ -254,3 +254,23 @@ class DeliveryRow:
     event_type: str
     event_data: str
     event_created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCell:
+    """One ``billing_monthly`` row of an account's month: records of one type (and model, ``""``
+    for recharges and adjustments), their number and the sum of their ``delta``."""
+
+    billing_type: BillingType
+    model_uuid: str
+    count: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRecord:
+    """The record at a month's edge: what its stored ``balance_after`` says the balance was."""
+
+    uuid: str
+    created_at: int
+    balance_after: int

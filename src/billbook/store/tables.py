@@ -171,6 +171,20 @@ billing_daily = Table(
     Column("count", BigInteger, nullable=False),
 )
 
+#: Record counts and sums of ``delta`` per account, UTC month (``YYYYMM``), type and model (``""``
+#: for recharges and adjustments), kept in the same transaction as each insert: a monthly statement
+#: reads a few of these rows instead of the month's records (see ledger.statements).
+billing_monthly = Table(
+    "billing_monthly",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("billing_type", String(16), primary_key=True),
+    Column("model_uuid", String(200), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("amount", Micros, nullable=False),
+)
+
 server_secrets = Table(
     "server_secrets",
     metadata,

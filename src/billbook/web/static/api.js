@@ -62,7 +62,35 @@ export class Api {
     }
   }
 
+  /**
+   * A document (a statement or receipt PDF) as a Blob. An error comes as the JSON envelope and is
+   * thrown as an ApiError, as for every other call.
+   */
+  async document(path, { signal } = {}) {
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        headers: { "Authorization": `Bearer ${this.apiKey}`, "Accept": "application/pdf, application/json" },
+        credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", signal,
+      });
+    } catch (err) {
+      if (err && err.name === "AbortError") throw err;
+      throw new ApiError(0, "Could not reach the server. Check your connection and try again.", { network: true });
+    }
+    if (response.ok && !(response.headers.get("Content-Type") || "").startsWith("application/json")) {
+      return response.blob();
+    }
+    let payload = null;
+    try { payload = parseExact(await response.text()); } catch { payload = null; }
+    const status = response.ok && payload && payload.code ? payload.code : response.status;
+    const message = payload && typeof payload.message === "string" && payload.message ? payload.message : defaultMessage(status);
+    throw new ApiError(status, message, { retryAfter: retryAfterSeconds(response) });
+  }
+
   balance(opts) { return this.request("GET", "/api/v3/balance", undefined, opts); }
+  /** The statement of a UTC month, "2026-10". */
+  statement(month, opts) { return this.request("GET", `/api/v3/statements/${month}`, undefined, opts); }
+  statementPdf(month, opts) { return this.document(`/api/v3/statements/${month}.pdf`, opts); }
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
   models(opts) { return this.request("GET", "/api/v3/models", undefined, opts); }

@@ -3,8 +3,8 @@
 //   signin.js (sign in), balance.js (top bar), usage.js + usage-data.js (spend, last 30 days),
 //   records.js + filters.js (records table), record-dialog.js (details), download.js (CSV),
 //   prices.js (the Prices view), keys.js (the Keys view: spend against limits, limits and alert
-//   editors), webhooks.js (the Webhooks view). The address's hash picks the view: #prices, #keys,
-//   #webhooks, or #overview.
+//   editors), webhooks.js (the Webhooks view), statements.js + statements-data.js (the Statements
+//   view). The address's hash picks the view: #prices, #keys, #webhooks, #statements or #overview.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
@@ -19,8 +19,9 @@ import { initDownload } from "./download.js";
 import { showPrices, refreshPrices } from "./prices.js";
 import { initKeys, showKeys, refreshKeys } from "./keys.js";
 import { initWebhooks, showWebhooks, refreshWebhooks } from "./webhooks.js";
+import { showStatements, refreshStatements } from "./statements.js";
 
-const VIEWS = ["overview", "prices", "keys", "webhooks"];
+const VIEWS = ["overview", "prices", "keys", "webhooks", "statements"];
 
 /** The view the address names, or null for a hash that is no view (the skip link's #main). */
 function viewOf(hash) {
@@ -38,6 +39,7 @@ function showView(name) {
   if (name === "prices" && session.api) showPrices();
   if (name === "keys" && session.api) showKeys();
   if (name === "webhooks" && session.api) showWebhooks();
+  if (name === "statements" && session.api) showStatements();
   if (name === "overview" && hasUsage()) requestAnimationFrame(redrawUsage); // drawn while hidden: no width
 }
 
@@ -84,7 +86,7 @@ function init() {
   whenSignedOut(showSignin); // last: the views have let go of everything by then
   $("signout").addEventListener("click", () => signOut());
   $("refresh").addEventListener("click", () => {
-    loadBalance(); loadUsage(); loadRecords(); refreshPrices(); refreshKeys(); refreshWebhooks();
+    loadBalance(); loadUsage(); loadRecords(); refreshPrices(); refreshKeys(); refreshWebhooks(); refreshStatements();
   });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();

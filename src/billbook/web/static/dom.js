@@ -56,3 +56,13 @@ export function formatTime(iso) {
   const t = Date.parse(iso);
   return Number.isFinite(t) ? DATE_TIME.format(new Date(t)) : String(iso);
 }
+
+/** Hand a Blob to the browser as a download named `filename`. */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = make("a", { href: url, download: filename, class: "visually-hidden" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}

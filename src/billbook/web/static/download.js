@@ -1,7 +1,7 @@
 // "Download CSV": every record matching the current filters, fetched page by page into one file.
 
 import { formatCount } from "./money.js";
-import { $, make, errorText } from "./dom.js";
+import { $, errorText, saveBlob } from "./dom.js";
 import { session, handleAuthError, whenSignedOut } from "./session.js";
 import { csvHeader, toCsvLine, recordToRow } from "./csv.js";
 import { searchBody, filterEndMs } from "./records.js";
@@ -81,12 +81,7 @@ async function fetchCsv(signal, status) {
 function saveFile(lines) {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const filename = `billbook-billings-${stamp}.csv`;
-  const url = URL.createObjectURL(new Blob(lines, { type: "text/csv;charset=utf-8" }));
-  const a = make("a", { href: url, download: filename, class: "visually-hidden" });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  saveBlob(new Blob(lines, { type: "text/csv;charset=utf-8" }), filename);
   return filename;
 }
 
