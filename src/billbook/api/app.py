@@ -1,5 +1,5 @@
-"""The ASGI application: routes, error rendering, the dashboard, start-up (migrate, admin token) and
-the background sweep of expired holds."""
+"""The ASGI application: routes, error rendering, the dashboard and the operator console, start-up
+(migrate, admin token) and the background sweep of expired holds."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, health, internal, public
+from billbook.api.routes import catalog, console, health, internal, public
 from billbook.ledger import holds, keys
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
-from billbook.web import INDEX_HTML, STATIC_DIR
+from billbook.web import CONSOLE_HTML, INDEX_HTML, STATIC_DIR
 
 log = logging.getLogger("billbook")
 
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware.install(app, settings)
     app.include_router(public.router)
     app.include_router(internal.router)
+    app.include_router(console.router)
     app.include_router(health.router)
     catalog.register(app)
     _mount_dashboard(app)
@@ -139,3 +140,8 @@ def _mount_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(INDEX_HTML, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/admin", include_in_schema=False)
+    async def console_page() -> FileResponse:
+        """The operator console: the same static files and policy as the dashboard, another page."""
+        return FileResponse(CONSOLE_HTML, headers={"Cache-Control": "no-cache"})

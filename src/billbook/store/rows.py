@@ -23,6 +23,15 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformTotals:
+    """Money across every account (micro-dollars): what customers hold, and what open orders hold."""
+
+    accounts: int
+    balance: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRow:
     """An access key, with the salted hash of its secret."""
 
