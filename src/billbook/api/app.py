@@ -20,7 +20,7 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, console, health, internal, public
+from billbook.api.routes import catalog, console, health, internal, operator, public
 from billbook.ledger import holds, keys
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     middleware.install(app, settings)
     app.include_router(public.router)
     app.include_router(internal.router)
+    app.include_router(operator.router)
     app.include_router(console.router)
     app.include_router(health.router)
     catalog.register(app)
