@@ -100,7 +100,7 @@ function accountRow(a) {
       make("a", { href, class: "account-link" },
         make("span", { class: "account-name", text: a.name }),
         make("span", { class: "account-id muted", text: `#${a.id}` }))),
-    make("td", { class: `num strong${balance <= 0n ? " low" : ""}`, "data-label": "Balance", "data-testid": "account-balance", text: formatUSD(balance) }),
+    make("td", { class: `num strong${balance <= 0n ? " low" : ""}`, "data-label": "Balance", "data-testid": "row-balance", text: formatUSD(balance) }),
     make("td", { class: "num", "data-label": "Held", text: money(a.held) }),
     make("td", { class: "num", "data-label": "Spend, 30 days", text: money(a.spend_30d) }),
     make("td", { class: "num", "data-label": "Keys", text: formatCount(keyCount(a.keys)) }),

@@ -1,4 +1,4 @@
-// The audit log: every internal write, newest first, filtered by token, account or route, paged.
+// The audit log: every internal write, newest first, filtered by token, account or action, paged.
 
 import { $, make, announce, setState, errorText, formatTime } from "./dom.js";
 import { handleAuthError, whenSignedOut } from "./session.js";
@@ -43,7 +43,7 @@ function readForm() {
     $("audit-account").focus();
     return null;
   }
-  return { token_name: $("audit-token").value.trim(), account_id: account, route: $("audit-route").value.trim() };
+  return { token: $("audit-token").value.trim(), account_id: account, action: $("audit-action").value };
 }
 
 /** Show the entries of one account (from its page). */
@@ -128,7 +128,7 @@ function entryRow(e) {
   return make("tr", { "data-audit-id": e.id !== undefined ? String(e.id) : undefined },
     make("td", { "data-label": "Time" }, make("time", { datetime: typeof when === "string" ? when : undefined, text: formatTime(typeof when === "number" ? new Date(when).toISOString() : when) })),
     make("td", { "data-label": "Token", class: "strong", text: e.token_name || "—" }),
-    make("td", { "data-label": "Route", class: "mono-ish" }, e.action ? make("span", { class: "badge badge-action", text: e.action }) : null, " ", e.route || ""),
+    make("td", { "data-label": "Action and route", class: "mono-ish" }, e.action ? make("span", { class: "badge badge-action", text: e.action }) : null, " ", e.route || ""),
     make("td", { "data-label": "Target", class: "mono-ish" }, target),
     make("td", { "data-label": "Request" }, pairs.length ? summary : "—"),
     make("td", { "data-label": "Outcome" }, make("span", { class: `status ${o.ok ? "status-completed" : "status-failed"}`, text: o.text })));

@@ -92,6 +92,21 @@ function drawChart({ days, series, empty }) {
   }
 }
 
+/** Account names for the top accounts (usage statistics name accounts by id only). */
+const names = new Map();
+
+async function fillNames(rows) {
+  const missing = rows.filter((r) => !r.name && !names.has(r.id));
+  await Promise.all(missing.map(async (r) => {
+    try { names.set(r.id, (await operator.api.account(r.id)).name); } catch { /* the id stays */ }
+  }));
+  for (const r of rows) {
+    const name = r.name || names.get(r.id);
+    const cell = document.querySelector(`#top-table [data-account-id="${r.id}"] .account-name`);
+    if (cell && name) cell.textContent = name;
+  }
+}
+
 function drawTop(rows) {
   const body = $("top-table").tBodies[0];
   body.textContent = "";
@@ -99,15 +114,16 @@ function drawTop(rows) {
     body.append(make("tr", {}, make("td", { colspan: "4", class: "empty-cell", text: "No account spent anything in the last 30 days." })));
   }
   for (const r of rows) {
-    body.append(make("tr", {},
+    body.append(make("tr", { "data-account-id": String(r.id) },
       make("th", { scope: "row", "data-label": "Account" },
         make("a", { href: `#account/${r.id}`, class: "account-link" },
-          make("span", { class: "account-name", text: r.name || `Account ${r.id}` }),
+          make("span", { class: "account-name", text: r.name || names.get(r.id) || `Account ${r.id}` }),
           make("span", { class: "account-id muted", text: `#${r.id}` }))),
       make("td", { class: "num", "data-label": "Requests", text: formatCount(r.count) }),
       make("td", { class: "num strong", "data-label": "Spend", text: formatUSD(r.micros) }),
       make("td", { class: "num", "data-label": "Share", text: r.share === null ? "—" : percentText(r.share) })));
   }
+  fillNames(rows);
 }
 
 whenSignedOut(() => {

@@ -16,7 +16,7 @@ import { initAccounts, showAccounts, loadAccounts } from "./console-accounts.js"
 import { openAccount, refreshAccount, fillKeyFilter } from "./console-account.js";
 import { initFunds } from "./console-funds.js";
 import { initKeys } from "./console-keys.js";
-import { initAudit, showAudit, loadAudit } from "./console-audit.js";
+import { initAudit, showAudit, loadAudit, auditOfAccount } from "./console-audit.js";
 import { initRecords, filterByPrediction } from "./records.js";
 import { timeZoneNote } from "./filters.js";
 import { initRecordDialog, openRecord } from "./record-dialog.js";
@@ -112,6 +112,7 @@ function init() {
   whenSignedOut((message) => { shown = null; showSignin(message); }); // last: the views have let go by then
   $("signout").addEventListener("click", () => signOut());
   $("refresh").addEventListener("click", refresh);
+  $("account-audit").addEventListener("click", () => { if (shown && shown.view === "account") auditOfAccount(shown.id); });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();
   const token = storedToken();
