@@ -128,7 +128,9 @@ function entryRow(e) {
   return make("tr", { "data-audit-id": e.id !== undefined ? String(e.id) : undefined },
     make("td", { "data-label": "Time" }, make("time", { datetime: typeof when === "string" ? when : undefined, text: formatTime(typeof when === "number" ? new Date(when).toISOString() : when) })),
     make("td", { "data-label": "Token", class: "strong", text: e.token_name || "—" }),
-    make("td", { "data-label": "Action and route", class: "mono-ish" }, e.action ? make("span", { class: "badge badge-action", text: e.action }) : null, " ", e.route || ""),
+    make("td", { "data-label": "Action and route" },
+      e.action ? make("span", { class: "badge badge-action", text: e.action }) : null,
+      make("span", { class: "route", text: e.route || "" })),
     make("td", { "data-label": "Target", class: "mono-ish" }, target),
     make("td", { "data-label": "Request" }, pairs.length ? summary : "—"),
     make("td", { "data-label": "Outcome" }, make("span", { class: `status ${o.ok ? "status-completed" : "status-failed"}`, text: o.text })));

@@ -45,6 +45,7 @@ export function startForm(account) {
   $("funds-form").hidden = false;
   $("funds-confirm").hidden = true;
   $("funds-done").hidden = true;
+  $("funds-reference").hidden = false;
   $("funds-reference").textContent = `Reference for this form: ${form.reference}`;
 }
 
@@ -125,6 +126,7 @@ function showConfirmation() {
   $("funds-submit").textContent = d.kind === "adjust" ? `Adjust by ${formatUSD(d.micros, { sign: true })}` : `Recharge ${formatUSD(d.micros)}`;
   $("funds-submit").disabled = false;
   $("funds-form").hidden = true;
+  $("funds-reference").hidden = true; // the confirmation names it
   $("funds-confirm").hidden = false;
   $("funds-submit").focus();
 }
@@ -132,6 +134,7 @@ function showConfirmation() {
 function back() {
   if (form.pending) return;
   $("funds-confirm").hidden = true;
+  $("funds-reference").hidden = false;
   $("funds-form").hidden = false;
   $("funds-amount").focus();
 }

@@ -1,7 +1,7 @@
 // Who is signed in to the console: the admin token's name and role. The role only decides what the
 // page offers; the server refuses a read token's writes (403) whatever the page does.
 
-import { $ } from "./dom.js";
+import { $, make } from "./dom.js";
 import { session, whenSignedOut } from "./session.js";
 
 export const TOKEN_STORAGE = "billbook.adminToken";
@@ -27,12 +27,9 @@ export function applyRole({ name, role }) {
   for (const node of document.querySelectorAll("[data-write]")) node.hidden = !canWrite();
   document.body.dataset.role = operator.role;
   $("read-only-note").hidden = canWrite();
-  $("who").textContent = "";
-  $("who").append(operator.name || "admin token", " ");
-  const badge = document.createElement("span");
-  badge.className = `role-badge role-${operator.role}`;
-  badge.textContent = canWrite() ? "write" : "read-only";
-  $("who").append(badge);
+  $("who").replaceChildren(
+    make("span", { class: "who-name", text: operator.name || "admin token" }), " ",
+    make("span", { class: `role-badge role-${operator.role}`, text: canWrite() ? "write" : "read-only" }));
 }
 
 whenSignedOut(() => {
