@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 import uuid
@@ -26,7 +27,7 @@ from billbook.store.db import Database
 from tests import factories
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import Server, fresh_database
-from tests.web.test_dashboard_browser import PublicApi, Session, browser, fmt_usd  # noqa: F401 (browser: the fixture)
+from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Session, _missing_browser, fmt_usd
 
 MODELS = [("bytedance/seedream-v4.5", "0.04"), ("wavespeed-ai/flux-dev", "0.1"), ("google/veo3-fast", "1.2")]
 HOUR_MS = 3_600_000
@@ -60,6 +61,26 @@ def create_read_token(database_url: str, name: str) -> str:
         return pool.submit(asyncio.run, issue()).result()
 
 
+@pytest.fixture
+def browser(platform):
+    """Chromium for one test. Per test, not per module as the dashboard's: the served databases are
+    set up (PostgreSQL's probe runs an event loop) while no Playwright loop runs in this thread."""
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI: {missing}", pytrace=False)
+        pytest.skip(f"browser tests skipped: {missing}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def platform(request, tmp_path_factory):
     """A served database with a few customers and a month of charges, refunds among them."""
@@ -87,7 +108,7 @@ def platform(request, tmp_path_factory):
 
 
 @pytest.fixture
-def console(browser, platform, tmp_path):  # noqa: F811 (browser: the imported fixture)
+def console(browser, platform, tmp_path):
     s = Session(browser, platform.base_url, tmp_path)
     yield s
     s.close()
@@ -267,7 +288,7 @@ def test_a_double_submitted_adjustment_moves_money_once(console, platform, admin
     assert len(credits) == 1
 
 
-def test_a_read_token_sees_no_write_controls(browser, platform, admin_http, tmp_path):  # noqa: F811
+def test_a_read_token_sees_no_write_controls(browser, platform, admin_http, tmp_path):
     from playwright.sync_api import expect
 
     token = create_read_token(platform.database_url, f"auditor-{uuid.uuid4().hex[:6]}")
@@ -300,7 +321,7 @@ def test_a_read_token_sees_no_write_controls(browser, platform, admin_http, tmp_
     assert balance_of(admin_http, customer.id) == before
 
 
-def test_the_console_on_a_phone(browser, platform, tmp_path):  # noqa: F811
+def test_the_console_on_a_phone(browser, platform, tmp_path):
     from playwright.sync_api import expect
 
     s = Session(browser, platform.base_url, tmp_path, phone=True)
