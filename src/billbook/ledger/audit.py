@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import audit as audit_store
 from billbook.store.audit import AuditFilter
-from billbook.store.rows import AuditRow
+from billbook.store.rows import AuditRow, Record
 from billbook.times import now_ms
+from billbook.vocabulary import AuditAction, BillingType
 
-__all__ = ["AuditFilter", "AuditPage", "Entry", "export", "page", "record"]
+__all__ = ["AuditFilter", "AuditPage", "Entry", "export", "page", "record", "record_all"]
 
 #: Keys never copied into a summary, whatever a caller sends.
 SECRET_FIELDS = frozenset({"api_key", "token", "secret", "password", "authorization"})
@@ -89,3 +90,14 @@ async def page(conn: AsyncConnection, f: AuditFilter, page_number: int, page_siz
 async def export(conn: AsyncConnection, f: AuditFilter, after_id: int, limit: int) -> list[AuditRow]:
     """Rows after ``after_id`` in write order: what an export reads chunk by chunk."""
     return await audit_store.after(conn, f, after_id, limit)
+
+
+async def record_all(
+    conn: AsyncConnection, token_name: str, route: str, account_id: int, key_ids: list[str], records: list[Record]
+) -> None:
+    """Audit keys issued and recharges or adjustments written outside the API (``billbook demo``)."""
+    for key_id in key_ids:
+        await record(conn, Entry(token_name, AuditAction.KEY_CREATE, route, f"account:{account_id}", account_id, key_id))
+    for r in records:
+        action = AuditAction.RECHARGE if r.billing_type == BillingType.RECHARGE else AuditAction.ADJUST
+        await record(conn, Entry(token_name, action, route, f"account:{account_id}", account_id, r.uuid, {"reference": r.reference}))

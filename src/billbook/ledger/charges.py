@@ -525,6 +525,8 @@ class StatusChange:
     changed: bool
     order_state: OrderState
     refund_record_id: int | None = None
+    #: The prediction's account (what the audit log files the change under).
+    account_id: int | None = None
 
 
 def _check_transition(current: PredictionStatus, new: PredictionStatus, found: PredictionWithOrder) -> None:
@@ -550,7 +552,7 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
         raise NotFound(f"prediction {uuid} not found")
     current, state = PredictionStatus(found.status), OrderState(found.order_state)
     if current == new:
-        return StatusChange(uuid, new, changed=False, order_state=state)
+        return StatusChange(uuid, new, changed=False, order_state=state, account_id=found.account_id)
     _check_transition(current, new, found)
     deduct = await billing_store.record_for_order(conn, found.order_id, BillingType.DEDUCT)
     assert deduct is not None, "every order has its deduct"
@@ -566,12 +568,12 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     if new == PredictionStatus.COMPLETED:
         await prediction_store.set_order_state(conn, found.order_id, OrderState.DONE, at)
         await usage_store.add(conn, **usage_cell, completed_count=1)
-        return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE)
+        return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE, account_id=found.account_id)
     if new.refunds:
         refund_id = await _refund(conn, found, deduct, at)
         await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
-        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund_id)
-    return StatusChange(uuid, new, changed=True, order_state=state)
+        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund_id, found.account_id)
+    return StatusChange(uuid, new, changed=True, order_state=state, account_id=found.account_id)
 
 
 async def _refund(conn: AsyncConnection, found: PredictionWithOrder, deduct: Record, at: int) -> int:

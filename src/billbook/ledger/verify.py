@@ -20,7 +20,7 @@ from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
 from billbook.times import day_to_date
-from billbook.vocabulary import BillingType, OrderState, PredictionStatus
+from billbook.vocabulary import AuditAction, BillingType, OrderState, PredictionStatus
 
 #: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
 SIGNS = {t: t.sign for t in BillingType}
@@ -240,6 +240,20 @@ async def catalog_price_mismatches(conn: AsyncConnection, limit: int) -> list[Vi
     return found
 
 
+#: For each change the log must hold, the audit actions that account for it.
+AUDITED = {
+    "recharge": (AuditAction.RECHARGE, AuditAction.ACCOUNT_CREATE),
+    "adjust": (AuditAction.ADJUST,),
+    "key.create": (AuditAction.KEY_CREATE,),
+    "key.revoke": (AuditAction.KEY_REVOKE,),
+}
+
+
+def _unaudited(row: store.Unaudited) -> Violation:
+    what = {"recharge": "recharge", "adjust": "adjustment", "key.create": "key issued", "key.revoke": "key revoked"}[row.kind]
+    return _about(row, "audit", f"{what} {row.subject} has no audit row")
+
+
 Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
 
 
@@ -255,6 +269,7 @@ def checks() -> list[Check]:
         ("usage_daily", store.usage_daily_mismatches, _usage),
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
         ("catalog_price", catalog_price_mismatches, lambda violation: violation),
+        ("audit", lambda c, n: store.unaudited_changes(c, AUDITED, n), _unaudited),
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))

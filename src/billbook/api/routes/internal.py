@@ -225,7 +225,7 @@ async def set_status(request: Request, uuid: PredictionUuid, body: StatusRequest
     entry.ref = uuid
     async with as_operator(request, entry) as conn:
         change = await charges.set_status(conn, uuid, body.status, body.at)
-        entry.summary["changed"] = change.changed
+        entry.summary["changed"], entry.account_id = change.changed, change.account_id
         refund = None
         if change.refund_record_id is not None:
             refund = (await _items(conn, [change.refund_record_id]))[change.refund_record_id]

@@ -15,6 +15,7 @@ Revises: 0005
 """
 
 import json
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -83,12 +84,11 @@ def upgrade() -> None:
     bind = op.get_bind()
     last_record = bind.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM billing_records")).scalar_one()
     last_key = bind.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM access_keys")).scalar_one()
-    now = bind.execute(sa.text("SELECT COALESCE(MAX(created_at), 0) FROM accounts")).scalar_one()
     op.bulk_insert(
         audit,
         [
             {
-                "at": int(now),
+                "at": int(time.time() * 1000),
                 "token_name": "migration",
                 "action": "audit.started",
                 "route": "migration 0009",
