@@ -9,21 +9,19 @@ wide are saved under each test's ``tmp_path`` (and in ``$BILLBOOK_SCREENSHOTS``)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from billbook.ledger import admin_tokens
-from billbook.store.db import Database
 from tests import factories
 from tests.conftest import ADMIN_TOKEN
 from tests.servers import Server, fresh_database
@@ -46,19 +44,14 @@ def _data(response: httpx.Response):
 
 
 def create_read_token(database_url: str, name: str) -> str:
-    """A named ``read`` admin token, issued on the server's database as the command line does."""
-
-    async def issue() -> str:
-        db = Database(database_url)
-        try:
-            async with db.transaction(write=True) as conn:
-                return (await admin_tokens.create(conn, name, "read", by="tests")).token
-        finally:
-            await db.dispose()
-
-    # Playwright's sync API runs an event loop in this thread: issue the token from another one.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, issue()).result()
+    """A named ``read`` admin token, issued as an operator does: ``billbook admin-tokens create``."""
+    out = subprocess.run(
+        [sys.executable, "-m", "billbook", "admin-tokens", "create", "--name", name, "--role", "read", "--json", "--db", database_url],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    issued = json.loads(out.stdout)
+    assert issued["role"] == "read" and issued["name"] == name
+    return issued["token"]
 
 
 @pytest.fixture

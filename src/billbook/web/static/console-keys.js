@@ -1,6 +1,6 @@
 // An account's API keys: the list, issuing one (its secret shown once), revoking one after a
 // confirmation. Issuing sends an Idempotency-Key made once per form, so a double submit or a retry
-// gets the same key back instead of a second one.
+// leaves one usable key (the server revokes the first one, whose secret may never have arrived).
 
 import { $, make, announce, setState, errorText, formatTime } from "./dom.js";
 import { ApiError } from "./api.js";
