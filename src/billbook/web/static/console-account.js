@@ -22,7 +22,7 @@ export function openAccount(id) {
     resetRecords();
     loadRecords();
     loadUsage();
-    startForm({ id, name: `#${id}`, balance: 0 });
+    startForm({ id, name: `#${id}`, balance: null });
   } else if (hasUsage()) {
     requestAnimationFrame(redrawUsage); // drawn while hidden: no width
   }

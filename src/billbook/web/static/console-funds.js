@@ -33,7 +33,7 @@ export function initFunds({ onMoved }) {
   for (const radio of $("funds-form").elements.kind) radio.addEventListener("change", kindChanged);
 }
 
-/** A fresh form, with a fresh reference, for `account` ({id, name, balance}). */
+/** A fresh form, with a fresh reference, for `account` ({id, name, balance}; balance null until loaded). */
 export function startForm(account) {
   form.account = account;
   form.reference = newReference();
@@ -103,6 +103,7 @@ function review(event) {
   if (amount.error) return fail("funds-amount", amount.error);
   const reason = $("funds-reason").value.trim();
   if (!reason) return fail("funds-reason", "Give a reason: it is kept in the audit log with the change.");
+  if (form.account.balance === null) return fail(null, "The account is still loading; review again in a moment.");
   form.draft = { kind: adjust ? "adjust" : "recharge", amount: amount.text, micros: amount.micros, reason };
   showConfirmation();
 }
