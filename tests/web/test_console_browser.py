@@ -339,3 +339,39 @@ def test_the_console_on_a_phone(browser, platform, tmp_path):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         s.close()
+
+
+def test_a_key_is_issued_with_its_secret_shown_once_and_revoked_after_a_confirmation(console, platform, admin_http):
+    from playwright.sync_api import expect
+
+    page = console.page
+    customer = platform.customers[0]
+    sign_in(page, ADMIN_TOKEN)
+    open_account(page, customer.id)
+    name = f"batch-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("New key's name").fill(name)
+    page.get_by_role("button", name="Issue key").dblclick()
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible()
+    secret = page.get_by_label("API key secret").input_value()
+    page.get_by_role("button", name="Close", exact=True).click()
+    # The secret works, and a double submit left one usable key of that name.
+    with httpx.Client(base_url=platform.base_url, timeout=30, headers=_admin(secret)) as customer_http:
+        assert customer_http.get("/api/v3/balance").status_code == 200
+    keys = _data(admin_http.get(f"/internal/v1/accounts/{customer.id}/keys", params={"page_size": 100}))["items"]
+    active = [k for k in keys if k["name"] == name and k["active"]]
+    assert len(active) == 1
+    row = page.locator(f'#keys-body tr[data-key="{active[0]["access_key_id"]}"]')
+    expect(row).to_contain_text("Active")
+    # The key filter of the records lists it.
+    expect(page.locator(f'#f-key option[value="{active[0]["access_key_id"]}"]')).to_have_count(1)
+
+    row.get_by_role("button", name=re.compile("^Revoke")).click()
+    expect(page.locator("#revoke-dialog")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(row).to_contain_text("Active")
+    row.get_by_role("button", name=re.compile("^Revoke")).click()
+    page.get_by_role("button", name="Revoke key", exact=True).click()
+    expect(row).to_contain_text("Revoked")
+    with httpx.Client(base_url=platform.base_url, timeout=30, headers=_admin(secret)) as customer_http:
+        assert customer_http.get("/api/v3/balance").status_code == 401

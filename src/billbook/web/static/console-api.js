@@ -23,7 +23,8 @@ export class AdminApi extends Api {
   totals(opts) { return this.request("GET", `${INTERNAL}/totals`, undefined, opts); }
   accounts(params, opts) { return this.request("GET", `${INTERNAL}/accounts${queryString(params)}`, undefined, opts); }
   account(id, opts) { return this.request("GET", `${INTERNAL}/accounts/${id}`, undefined, opts); }
-  keys(id, opts) { return this.request("GET", `${INTERNAL}/accounts/${id}/keys`, undefined, opts); }
+  /** An account's keys, newest first: the first 100 (what the account's own answer carries too). */
+  keys(id, opts) { return this.request("GET", `${INTERNAL}/accounts/${id}/keys${queryString({ page_size: 100 })}`, undefined, opts); }
   audit(params, opts) { return this.request("GET", `${INTERNAL}/audit${queryString(params)}`, undefined, opts); }
   searchBillings(body, opts) { return this.request("POST", `${INTERNAL}/billings/search`, body, opts); }
   usageStats(body, opts) { return this.request("POST", `${INTERNAL}/usage_stats`, body, opts); }

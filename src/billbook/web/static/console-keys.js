@@ -42,7 +42,7 @@ export function showKeys(accountId, keys) {
 export async function loadKeys() {
   const id = state.accountId;
   try {
-    const data = await operator.api.keys(id, { });
+    const data = await operator.api.keys(id);
     if (id !== state.accountId) return;
     showKeys(id, Array.isArray(data) ? data : data.items || []);
   } catch (err) {
