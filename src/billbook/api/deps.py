@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
@@ -25,7 +26,7 @@ from starlette.responses import Response
 from billbook.api.decimal_json import DecimalJSONRequest, DecimalJSONRoute
 from billbook.ledger import admin_tokens, audit, credentials, keys
 from billbook.ledger.admin_tokens import DEFAULT_OPERATOR, Operator
-from billbook.ledger.errors import BillbookError, ReadOnlyToken, Unauthorized
+from billbook.ledger.errors import BillbookError, InvalidRequest, ReadOnlyToken, Unauthorized
 from billbook.ledger.keys import Principal
 from billbook.store.db import Database
 from billbook.vocabulary import AuditAction
@@ -116,6 +117,13 @@ async def authenticate_operator(request: Request) -> Operator:
     raise Unauthorized("invalid admin token")
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 class OperatorRoute(DecimalJSONRoute):
     """An internal write route: the admin token and its role are checked before the body is
     parsed; a ``read`` token is refused with 403 (and the refusal audited)."""
@@ -126,12 +134,28 @@ class OperatorRoute(DecimalJSONRoute):
         operator = await authenticate_operator(request)
         request.state.operator = operator
         request.state.route = f"{request.method} {self.path}"
+        self._refuse_unknown_query(request)
         if self.writes and not operator.can_write:
             entry = audit.Entry(operator.name, AuditAction.DENIED, request.state.route, request.url.path, status=403)
             async with database(request).transaction(write=True) as conn:
                 await audit.record(conn, entry)
             raise ReadOnlyToken(f"admin token '{operator.name}' is read-only: it cannot change anything")
         return await handler(request)
+
+
+    def _refuse_unknown_query(self, request: Request) -> None:
+        """A query parameter the route does not take, or one given twice, is a 400 naming it: a
+        misspelt filter of a list (``acount_id``) would otherwise widen the answer to everything
+        without a word, and of two values one would be dropped."""
+        known = getattr(self, "_known_query", None)
+        if known is None:
+            known = frozenset(_query_names(self.dependant))
+            self._known_query = known
+        for name in request.query_params:
+            if name not in known:
+                raise InvalidRequest(f"unknown query parameter {name!r}")
+            if len(request.query_params.getlist(name)) > 1:
+                raise InvalidRequest(f"query parameter {name!r} given more than once")
 
 
 class OperatorReadRoute(OperatorRoute):

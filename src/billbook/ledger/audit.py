@@ -43,6 +43,15 @@ class Entry:
     status: int = 200
 
 
+def _storable(text: str | None, limit: int) -> str | None:
+    """Text both databases keep (no NUL, no unpaired surrogate), cut to its column: a target comes
+    from a path the caller chose, and a refused request is audited too."""
+    if text is None:
+        return None
+    kept = text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return kept[:limit]
+
+
 def _clean(summary: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in summary.items():
@@ -56,12 +65,12 @@ async def record(conn: AsyncConnection, entry: Entry) -> None:
     await audit_store.append(
         conn,
         at=now_ms(),
-        token_name=entry.token_name,
+        token_name=_storable(entry.token_name, 100) or "",
         action=entry.action,
-        route=entry.route,
+        route=_storable(entry.route, 200) or "",
         account_id=entry.account_id,
-        target=entry.target,
-        ref=entry.ref,
+        target=_storable(entry.target, 300) or "",
+        ref=_storable(entry.ref, 200),
         summary=json.dumps(_clean(entry.summary), sort_keys=True, default=str),
         status=entry.status,
     )

@@ -15,7 +15,7 @@ from billbook.api.envelope import JSONBody, success, usd
 from billbook.api.fields import parse_time
 from billbook.api.responses import ERRORS
 from billbook.api.routes.internal import AccountId
-from billbook.api.schemas import SearchRequest, UsageStatsRequest, as_tuple
+from billbook.api.schemas import SearchRequest, UsageStatsRequest, as_tuple, storable
 from billbook.ledger import audit, search, usage
 from billbook.ledger import operator as reads
 from billbook.ledger.errors import InvalidRequest
@@ -68,6 +68,8 @@ async def list_accounts(
 ) -> JSONBody:
     """``query`` matches a name (anywhere, any case) or an id; ``sort`` is one of ``balance``,
     ``-balance``, ``-spend_30d``, ``created_at``, ``-created_at`` (the default)."""
+    _storable("query", query)
+    _storable("sort", sort)
     q = reads.AccountQuery(text=(query or "").strip() or None, sort=sort.strip())
     async with as_reader(request) as conn:
         listing = await reads.accounts(conn, q, page, page_size)
@@ -169,6 +171,11 @@ def audit_item(row: AuditRow) -> dict:
     }
 
 
+def _storable(name: str, value: str | None) -> None:
+    if value is not None and not storable(value):
+        raise InvalidRequest(f"{name} must not contain NUL characters or unpaired surrogates")
+
+
 def _time(name: str, value: str | None, *, end: bool = False) -> int | None:
     if value is None or not value.strip():
         return None
@@ -182,6 +189,8 @@ def _audit_filter(
     start_time: str | None, end_time: str | None, token: str | None, account_id: int | None,
     target: str | None, action: str | None, route: str | None,
 ) -> audit.AuditFilter:
+    for name, value in (("token", token), ("target", target), ("action", action), ("route", route)):
+        _storable(name, value)
     start, end = _time("start_time", start_time), _time("end_time", end_time, end=True)
     if start is not None and end is not None and start > end:
         raise InvalidRequest("start_time must not be after end_time")
@@ -219,7 +228,7 @@ async def audit_log(
 @router.get("/audit/export", responses=ERRORS, summary="The audit log in write order, for exports")
 async def audit_export(
     request: Request,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     start_time: TextQuery = None,
     end_time: TextQuery = None,
