@@ -147,3 +147,36 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     """Given up: the endpoint failed for the whole retry window (it is disabled), or it was deleted
     or disabled before this was sent. A resend makes it ``pending`` again."""
+
+
+class AdminRole(StrEnum):
+    """What an admin token may do on the internal routes."""
+
+    READ = "read"
+    """Sees everything, moves nothing: every internal write is refused with 403."""
+    WRITE = "write"
+    """Reads and writes; ``BILLBOOK_ADMIN_TOKEN`` is a ``write`` token named ``default``."""
+
+
+class AuditAction(StrEnum):
+    """What an audit row records; the route and the target say where and on what."""
+
+    STARTED = "audit.started"
+    """The log's first row: the last record and key that existed before it (``verify``'s start)."""
+    ACCOUNT_CREATE = "account.create"
+    KEY_CREATE = "key.create"
+    KEY_REVOKE = "key.revoke"
+    RECHARGE = "recharge"
+    ADJUST = "adjust"
+    CHARGE = "charge"
+    """One charge, or one batch as counts per outcome (never one row per charge of a batch)."""
+    CHARGE_BATCH = "charge.batch"
+    STATUS = "status"
+    PRICE = "price"
+    DISCOUNT = "discount"
+    LIMITS = "limits"
+    WEBHOOK = "webhook"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+    DENIED = "denied"
+    """A write refused to a ``read`` token (403), before its body was read."""

@@ -1,5 +1,5 @@
-"""The ASGI application: routes, error rendering, the dashboard, start-up (migrate, admin token) and
-the background sweep of expired holds."""
+"""The ASGI application: routes, error rendering, the dashboard and the operator console, start-up
+(migrate, admin token) and the background sweep of expired holds."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ from starlette.types import Scope
 from billbook import __version__
 from billbook.api import errors, middleware
 from billbook.api.deps import AdminAuth
-from billbook.api.routes import catalog, health, internal, limits, public, statements, webhooks
+from billbook.api.routes import catalog, console, health, internal, limits, operator, public, statements, webhooks
 from billbook.ledger import holds, keys
 from billbook.ledger.dispatcher import DispatchConfig, Dispatcher
 from billbook.ledger.webhook_secrets import SecretBox, secret_box
 from billbook.settings import Settings, get_settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
-from billbook.web import INDEX_HTML, STATIC_DIR
+from billbook.web import CONSOLE_HTML, INDEX_HTML, STATIC_DIR
 
 log = logging.getLogger("billbook")
 
@@ -123,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(internal.router)
     app.include_router(limits.public)
     app.include_router(limits.internal)
+    app.include_router(operator.router)
+    app.include_router(console.router)
     app.include_router(health.router)
     catalog.register(app)
     webhooks.register(app)
@@ -166,3 +168,8 @@ def _mount_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(INDEX_HTML, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/admin", include_in_schema=False)
+    async def console_page() -> FileResponse:
+        """The operator console: the same static files and policy as the dashboard, another page."""
+        return FileResponse(CONSOLE_HTML, headers={"Cache-Control": "no-cache"})

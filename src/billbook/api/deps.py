@@ -18,15 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from billbook.api.decimal_json import DecimalJSONRequest, DecimalJSONRoute
-from billbook.ledger import credentials, keys
-from billbook.ledger.errors import Unauthorized
+from billbook.ledger import admin_tokens, audit, credentials, keys
+from billbook.ledger.admin_tokens import DEFAULT_OPERATOR, Operator
+from billbook.ledger.errors import BillbookError, InvalidRequest, ReadOnlyToken, Unauthorized
 from billbook.ledger.keys import Principal
 from billbook.store.db import Database
+from billbook.vocabulary import AuditAction
 
 #: Declares the scheme in the OpenAPI document; the checking is done by the route classes.
 bearer_scheme = HTTPBearer(auto_error=False, description="an API key (public routes) or the admin token")
@@ -99,14 +102,66 @@ class CustomerRoute(DecimalJSONRoute):
             return await handler(request)
 
 
+async def authenticate_operator(request: Request) -> Operator:
+    """The configured token (``default``, ``write``) is checked in memory; a named token by one
+    indexed read of its row, so a revocation holds at once on every worker (no cache)."""
+    secret = presented_secret(request, ADMIN_TOKEN)
+    auth: AdminAuth = request.app.state.admin_auth
+    if auth.check(secret):
+        return DEFAULT_OPERATOR
+    if admin_tokens.split_token(secret) is not None:
+        async with database(request).transaction(write=False) as conn:
+            found = await admin_tokens.authenticate(conn, secret)
+        if found is not None:
+            return found
+    raise Unauthorized("invalid admin token")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 class OperatorRoute(DecimalJSONRoute):
-    """An internal route: the admin token is checked (in memory) before the body is parsed."""
+    """An internal write route: the admin token and its role are checked before the body is
+    parsed; a ``read`` token is refused with 403 (and the refusal audited)."""
+
+    writes = True
 
     async def run(self, request: DecimalJSONRequest, handler: Handler) -> Response:
-        auth: AdminAuth = request.app.state.admin_auth
-        if not auth.check(presented_secret(request, ADMIN_TOKEN)):
-            raise Unauthorized("invalid admin token")
+        operator = await authenticate_operator(request)
+        request.state.operator = operator
+        request.state.route = f"{request.method} {self.path}"
+        self._refuse_unknown_query(request)
+        if self.writes and not operator.can_write:
+            entry = audit.Entry(operator.name, AuditAction.DENIED, request.state.route, request.url.path, status=403)
+            async with database(request).transaction(write=True) as conn:
+                await audit.record(conn, entry)
+            raise ReadOnlyToken(f"admin token '{operator.name}' is read-only: it cannot change anything")
         return await handler(request)
+
+
+    def _refuse_unknown_query(self, request: Request) -> None:
+        """A query parameter the route does not take, or one given twice, is a 400 naming it: a
+        misspelt filter of a list (``acount_id``) would otherwise widen the answer to everything
+        without a word, and of two values one would be dropped."""
+        known = getattr(self, "_known_query", None)
+        if known is None:
+            known = frozenset(_query_names(self.dependant))
+            self._known_query = known
+        for name in request.query_params:
+            if name not in known:
+                raise InvalidRequest(f"unknown query parameter {name!r}")
+            if len(request.query_params.getlist(name)) > 1:
+                raise InvalidRequest(f"query parameter {name!r} given more than once")
+
+
+class OperatorReadRoute(OperatorRoute):
+    """An internal read route: any admin token, ``read`` or ``write``."""
+
+    writes = False
 
 
 async def customer(request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer_scheme)) -> Customer:
@@ -118,8 +173,31 @@ async def operator(_: HTTPAuthorizationCredentials | None = Security(bearer_sche
     """Documents the admin token's scheme; :class:`OperatorRoute` has checked it."""
 
 
+def audit_entry(request: Request, action: str, target: str, account_id: int | None = None, **summary: Any) -> audit.Entry:
+    """The audit row of this request's write, by the operator the route class authenticated."""
+    operator: Operator = request.state.operator
+    return audit.Entry(operator.name, action, request.state.route, target, account_id, summary=dict(summary))
+
+
 @asynccontextmanager
-async def as_operator(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A write transaction for an internal route: committed when the block ends, rolled back on error."""
-    async with database(request).transaction(write=True) as conn:
+async def as_operator(request: Request, entry: audit.Entry) -> AsyncIterator[AsyncConnection]:
+    """A write transaction for an internal route, with its audit row: both committed when the
+    block ends, rolled back on error. A refusal (4xx) is then audited alone, with its status."""
+    try:
+        async with database(request).transaction(write=True) as conn:
+            yield conn
+            await audit.record(conn, entry)
+    except BillbookError as exc:
+        if 400 <= exc.status < 500:
+            entry.status = exc.status
+            entry.summary["error"] = exc.message
+            async with database(request).transaction(write=True) as conn:
+                await audit.record(conn, entry)
+        raise
+
+
+@asynccontextmanager
+async def as_reader(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A read transaction for an internal read route (one snapshot for the whole answer)."""
+    async with database(request).transaction(write=False) as conn:
         yield conn

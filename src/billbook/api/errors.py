@@ -8,6 +8,7 @@ at the HTTP edge. The whole tree, as rendered by ``_billbook_error``:
      ├── Unauthorized (401) .......... missing, malformed, unknown or revoked credentials
      ├── InsufficientBalance (402) ... a charge larger than the balance
      ├── SpendLimitExceeded (403) .... a charge past a key's or account's spend limit
+     ├── ReadOnlyToken (403) ......... a write asked with a ``read`` admin token
      ├── NotFound (404) .............. unknown account, key, prediction or path
      ├── Conflict (409) .............. idempotency key reused with another payload,
      │                                 or an illegal status transition

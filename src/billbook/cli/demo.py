@@ -154,7 +154,7 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
     """Create the demo account, its price list and its history through the ledger, as the platform
     would have: top-ups when the balance runs low, a day's charges at a time, then each
     prediction's outcome; last, the account's discount from now on."""
-    from billbook.ledger import accounts, charges, funds, keys, pricing
+    from billbook.ledger import accounts, audit, charges, funds, keys, pricing
     from billbook.store.db import Database
     from billbook.store.migrate import upgrade
 
@@ -168,7 +168,8 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
             key_ids = [k.access_key_id for k in issued]
             start = now_ms() - days * MS_PER_DAY
             await build_catalog(conn, start, days)
-            balance = (await funds.recharge(conn, account.id, 500_000_000, "demo-opening", at=start - 3_600_000)).balance
+            made_funds = [await funds.recharge(conn, account.id, 500_000_000, "demo-opening", at=start - 3_600_000)]
+            balance = made_funds[0].balance
             records = 1
             for day in range(days):
                 planned = plan_day(rng, day, start + day * MS_PER_DAY, last=day == days - 1)
@@ -176,7 +177,8 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
                 made, prices = await priced_charges(conn, account.id, key_ids, planned)
                 if balance - sum(prices) < 100_000_000:
                     at = planned[0].at - 60_000 if planned else day_start
-                    balance = (await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}", at=at)).balance
+                    made_funds.append(await funds.recharge(conn, account.id, 200_000_000, f"demo-topup-{day}", at=at))
+                    balance = made_funds[-1].balance
                     records += 1
                 await charges.charge_many(conn, made)
                 balance -= sum(prices)
@@ -187,9 +189,11 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
                     if p.status in FAILURES:
                         balance += price
                         records += 1
-            await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill",
-                               at=start + (days // 2) * MS_PER_DAY + 43_200_000)
+            made_funds.append(await funds.adjust(conn, account.id, 25_000_000, "Goodwill credit for an outage", "demo-goodwill",
+                                                 at=start + (days // 2) * MS_PER_DAY + 43_200_000))
             records += 1
+            await audit.record_all(conn, "demo", "billbook demo", account.id, [k.access_key_id for k in issued],
+                                   [m.record for m in made_funds])
             await pricing.set_discount(conn, account.id, *DISCOUNT)
         return DemoAccount(account.id, [(k.name, k.access_key_id, k.api_key) for k in issued], records)
     finally:

@@ -17,7 +17,13 @@ from billbook.cli.operating import DATABASE, in_transaction, on_database, operat
 from billbook.cli.options import AccountId, Json, parse_name, usd_option
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from billbook.settings import Settings
+    from billbook.store.rows import KeyRow
+
+#: The token name the audit log gives the command line's writes (they need no token).
+CLI = "cli"
 
 console = Console()
 
@@ -71,7 +77,18 @@ def accounts_create(
     from billbook.ledger import accounts
     from billbook.money import format_usd, micros_to_decimal
 
-    account = in_transaction(settings, lambda conn: accounts.create_account(conn, name, balance))
+    from billbook.ledger import audit
+    from billbook.vocabulary import AuditAction
+
+    async def work(conn: AsyncConnection) -> accounts.Account:
+        made = await accounts.create_account(conn, name, balance)
+        await audit.record(conn, audit.Entry(
+            CLI, AuditAction.ACCOUNT_CREATE, "cli accounts create", f"account:{made.id}", made.id,
+            made.opening_record_uuid, {"name": name, "balance": micros_to_decimal(balance)},
+        ))
+        return made
+
+    account = in_transaction(settings, work)
     data = {"id": account.id, "name": account.name, "balance": micros_to_decimal(account.balance)}
     emit(as_json, data, f"account {account.id} {account.name!r} created, balance {format_usd(account.balance)} USD")
 
@@ -89,7 +106,17 @@ def keys_create(
     """
     from billbook.ledger import keys
 
-    key = in_transaction(settings, lambda conn: keys.create_key(conn, account, name))
+    from billbook.ledger import audit
+    from billbook.vocabulary import AuditAction
+
+    async def work(conn: AsyncConnection) -> keys.IssuedKey:
+        made = await keys.create_key(conn, account, name)
+        await audit.record(conn, audit.Entry(
+            CLI, AuditAction.KEY_CREATE, "cli keys create", f"account:{account}", account, made.access_key_id, {"name": name},
+        ))
+        return made
+
+    key = in_transaction(settings, work)
     data = {"access_key_id": key.access_key_id, "ak_id": key.ak_id, "name": key.name, "api_key": key.api_key}
     emit(as_json, data, f"access key {key.access_key_id} ({key.name})\napi_key (shown once): {key.api_key}")
 
@@ -107,7 +134,17 @@ def keys_revoke(
     from billbook.ledger import keys
     from billbook.times import ms_to_iso
 
-    key = in_transaction(settings, lambda conn: keys.revoke_key(conn, access_key_id))
+    from billbook.ledger import audit
+    from billbook.vocabulary import AuditAction
+
+    async def work(conn: AsyncConnection) -> KeyRow:
+        revoked = await keys.revoke_key(conn, access_key_id)
+        await audit.record(conn, audit.Entry(
+            CLI, AuditAction.KEY_REVOKE, "cli keys revoke", f"key:{access_key_id}", revoked.account_id, access_key_id,
+        ))
+        return revoked
+
+    key = in_transaction(settings, work)
     data = {"access_key_id": key.access_key_id, "revoked_at": ms_to_iso(key.revoked_at)}
     emit(as_json, data, f"access key {key.access_key_id} revoked at {data['revoked_at']}")
 
@@ -131,7 +168,18 @@ def recharge(
     from billbook.money import format_usd, micros_to_decimal
 
     ref = reference or f"cli-{secrets.token_hex(8)}"
-    result = in_transaction(settings, lambda conn: funds.recharge(conn, account, amount, ref))
+    from billbook.ledger import audit
+    from billbook.vocabulary import AuditAction
+
+    async def work(conn: AsyncConnection) -> funds.FundsResult:
+        made = await funds.recharge(conn, account, amount, ref)
+        await audit.record(conn, audit.Entry(
+            CLI, AuditAction.RECHARGE, "cli recharge", f"account:{account}", account, made.record.uuid,
+            {"amount": micros_to_decimal(amount), "reference": ref, "created": made.created},
+        ))
+        return made
+
+    result = in_transaction(settings, work)
     data = {
         "uuid": result.record.uuid,
         "amount": micros_to_decimal(result.record.delta),

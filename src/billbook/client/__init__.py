@@ -9,6 +9,14 @@
         for model in client.models.list():        # the price catalog, in catalog order
             print(model.model_id, client.models.price(model.model_id).discounted_price)
 
+The operator's side (an admin token; every write safe to retry):
+
+    from billbook.client import OperatorClient
+
+    with OperatorClient() as ops:                 # BILLBOOK_BASE_URL, BILLBOOK_ADMIN_TOKEN
+        ops.charge(prediction_uuid, access_key_id, "bytedance/seedream-v4.5", "0.04")
+        ops.set_status(prediction_uuid, "completed")
+
 Needs only httpx: importing it never pulls in the server's stack.
 """
 
@@ -23,6 +31,7 @@ from billbook.client._client import AsyncClient, Client
 from billbook.client._core import DEFAULT_BASE_URL
 from billbook.client._export import CSV_COLUMNS
 from billbook.client._models import AsyncModels, Models
+from billbook.client._operator import AsyncOperatorClient, OperatorClient, Page
 from billbook.client._query import SearchParams
 from billbook.client._webhooks import AsyncWebhooks, Webhooks
 from billbook.client._statements import AsyncReceipts, AsyncStatements, Receipts, Statements
@@ -81,6 +90,7 @@ __all__ = [
     "AsyncBillings",
     "AsyncClient",
     "AsyncModels",
+    "AsyncOperatorClient",
     "AsyncReceipts",
     "AsyncStatements",
     "AsyncWebhooks",
@@ -109,7 +119,9 @@ __all__ = [
     "ModelUsage",
     "Models",
     "NotFoundError",
+    "OperatorClient",
     "Order",
+    "Page",
     "Prediction",
     "PriceQuote",
     "RateLimitError",

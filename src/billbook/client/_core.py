@@ -9,11 +9,14 @@ asynchronous clients (``_http``) only carry out those two effects, so the only c
 twice is that loop: the same split as a base client owning request building, retries and error
 mapping under two thin I/O shells.
 
-Every call the SDK makes is a read (search, balance, usage, keys, the price catalog and quotes), an
-idempotent PUT of a whole setting (limits, alert thresholds) or a write that touches no money
-(webhook endpoints), so retrying after a broken connection or a timeout cannot charge or credit
-anything twice. That is what makes the blanket retry policy below safe; the two writes whose
-repetition would make something new (a webhook endpoint, a rotated secret) say ``retry=False``.
+The customer's calls are reads (search, balance, usage, keys, the price catalog and quotes), idempotent
+PUTs of a whole setting (limits, alert thresholds) or writes that touch no money (webhook
+endpoints). The operator's writes (``_operator``) each carry an idempotency key made once per
+logical call, before the first attempt, and sent again unchanged on every retry (a recharge's
+``reference``, a charge's ``prediction_uuid``, an ``Idempotency-Key`` header for account and key
+creation), so retrying after a broken connection or a timeout cannot charge or credit anything
+twice. That is what makes the blanket retry policy below safe; the two writes whose repetition
+would make something new (a webhook endpoint, a rotated secret) say ``retry=False``.
 """
 
 from __future__ import annotations
@@ -212,6 +215,17 @@ class ClientOptions:
         }
 
 
+    @classmethod
+    def for_operator(
+        cls, *, admin_token: str | None, base_url: str | None, timeout: float | httpx.Timeout | None, max_retries: int
+    ) -> ClientOptions:
+        """The operator's configuration: an admin token (argument, else ``BILLBOOK_ADMIN_TOKEN``)."""
+        token = admin_token or _env("BILLBOOK_ADMIN_TOKEN")
+        if not token:
+            raise ConfigurationError("no admin token: pass admin_token=... or set BILLBOOK_ADMIN_TOKEN")
+        return cls.resolve(api_key=token, base_url=base_url, timeout=timeout, max_retries=max_retries)
+
+
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
@@ -236,6 +250,8 @@ class Call(Generic[T]):
     retry: bool = True
     #: The answer is a document (a PDF), handed back as bytes; an error still comes as the envelope.
     binary: bool = False
+    #: Headers of this call alone (an ``Idempotency-Key``), the same on every retry.
+    headers: Mapping[str, str] | None = None
 
 
 class Core:
@@ -268,7 +284,8 @@ class Core:
 
     def send(self, call: Call[Any]) -> Send:
         o = self.options
-        return Send(call.method, o.base_url + call.path, o.headers(), o.timeout, call.body)
+        headers = o.headers() | dict(call.headers) if call.headers else o.headers()
+        return Send(call.method, o.base_url + call.path, headers, o.timeout, call.body)
 
     def retry_delay(self, error: APIError, attempt: int) -> float | None:
         """Seconds to wait before trying again after ``error``, or None to raise it now."""

@@ -19,6 +19,8 @@ class Account:
     id: int
     name: str
     balance: int
+    #: The ``recharge`` record of the opening balance, if there was one.
+    opening_record_uuid: str | None = None
 
 
 async def create_account(conn: AsyncConnection, name: str, opening_balance: int = 0) -> Account:
@@ -29,9 +31,10 @@ async def create_account(conn: AsyncConnection, name: str, opening_balance: int 
     if opening_balance < 0:
         raise InvalidRequest("balance must not be negative")
     account_id = await account_store.insert(conn, name=name, created_at=now_ms())
+    opening = None
     if opening_balance:
-        await recharge(conn, account_id, opening_balance, OPENING_REFERENCE)
-    return Account(account_id, name, opening_balance)
+        opening = (await recharge(conn, account_id, opening_balance, OPENING_REFERENCE)).record.uuid
+    return Account(account_id, name, opening_balance, opening)
 
 
 async def get_balance(conn: AsyncConnection, account_id: int) -> int:

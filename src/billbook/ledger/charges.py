@@ -571,6 +571,8 @@ class StatusChange:
     order_state: OrderState
     #: The refund this change wrote, if it wrote one.
     refund: Record | None = None
+    #: The prediction's account (what the audit log files the change under).
+    account_id: int | None = None
 
     @property
     def refund_record_id(self) -> int | None:
@@ -600,7 +602,7 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
         raise NotFound(f"prediction {uuid} not found")
     current, state = PredictionStatus(found.status), OrderState(found.order_state)
     if current == new:
-        return StatusChange(uuid, new, changed=False, order_state=state)
+        return StatusChange(uuid, new, changed=False, order_state=state, account_id=found.account_id)
     _check_transition(current, new, found)
     deduct = await billing_store.record_for_order(conn, found.order_id, BillingType.DEDUCT)
     assert deduct is not None, "every order has its deduct"
@@ -616,13 +618,13 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     if new == PredictionStatus.COMPLETED:
         await prediction_store.set_order_state(conn, found.order_id, OrderState.DONE, at)
         await usage_store.add(conn, **usage_cell, completed_count=1)
-        return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE)
+        return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE, account_id=found.account_id)
     if new.refunds:
         refund = await _refund(conn, found, deduct, at)
         await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
         await _free_spend(conn, deduct, found.order_price)
-        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund)
-    return StatusChange(uuid, new, changed=True, order_state=state)
+        return StatusChange(uuid, new, True, OrderState.REFUNDED, refund, found.account_id)
+    return StatusChange(uuid, new, changed=True, order_state=state, account_id=found.account_id)
 
 
 async def _free_spend(conn: AsyncConnection, deduct: Record, price: int) -> None:

@@ -56,3 +56,7 @@ class NotFound(BillbookError, status=404):
 
 class Conflict(BillbookError, status=409):
     """An idempotency key reused with another payload, or an illegal status transition."""
+
+
+class ReadOnlyToken(BillbookError, status=403):
+    """A write asked with a ``read`` admin token."""

@@ -27,10 +27,10 @@ def cells_from_deducts(rows: Iterable[DeductWithOutcome]) -> list[UsageCell]:
     """Fold deduct rows (see ``store.usage.deduct_rows``) into rollup cells, as the ledger would."""
     cells: dict[tuple, dict] = {}
     for row in rows:
-        key = (day_of(row.created_at), row.model_uuid, row.access_key_id)
+        key = (day_of(row.created_at), row.model_uuid, row.access_key_id, row.account_id)
         cell = cells.setdefault(
             key,
-            {"day": key[0], "model_uuid": key[1], "access_key_id": key[2], "model_type": row.model_type}
+            {"day": key[0], "model_uuid": key[1], "access_key_id": key[2], "account_id": key[3], "model_type": row.model_type}
             | dict.fromkeys(COUNTERS, 0)
             | {"last_used_at": 0, "last_price": 0},
         )
@@ -56,9 +56,9 @@ def check_range(start_ms: int, end_ms: int) -> None:
 
 
 async def usage_cells(
-    conn: AsyncConnection, account_id: int, start_ms: int, end_ms: int, **filters: Unpack[UsageFilters]
+    conn: AsyncConnection, account_id: int | None, start_ms: int, end_ms: int, **filters: Unpack[UsageFilters]
 ) -> list[UsageCell]:
-    """Cells covering exactly the deducts in ``[start_ms, end_ms]`` that ``filters`` select."""
+    """Cells (of one account, or of every account for ``None``) covering exactly the deducts in ``[start_ms, end_ms]`` that ``filters`` select."""
     first_full = -(-start_ms // MS_PER_DAY)  # first day starting at or after start
     last_full = (end_ms + 1) // MS_PER_DAY - 1  # last day ending at or before end
     cells: list[UsageCell] = []
@@ -123,3 +123,26 @@ async def usage_stats(
     as search filters them (an empty tuple: no filter)."""
     check_range(start_ms, end_ms)
     return summarise(await usage_cells(conn, account_id, start_ms, end_ms, **filters))
+
+
+def per_account(cells: list[UsageCell]) -> list[dict]:
+    """Net spend and counts per account, largest spender first (the operator's statistics)."""
+    accounts: dict[int, dict] = {}
+    for cell in cells:
+        amount, count = _net(cell)
+        entry = accounts.setdefault(
+            cell.account_id, {"account_id": cell.account_id, "total_cost": 0, "total_count": 0, "total_requests": 0}
+        )
+        entry["total_cost"] += amount
+        entry["total_count"] += count
+        entry["total_requests"] += cell.deduct_count
+    return sorted(accounts.values(), key=lambda a: (-a["total_cost"], a["account_id"]))
+
+
+async def operator_usage_stats(
+    conn: AsyncConnection, account_id: int | None, start_ms: int, end_ms: int, **filters: Unpack[UsageFilters]
+) -> dict:
+    """:func:`usage_stats` over every account (``None``) or one, plus ``per_account_usage``."""
+    check_range(start_ms, end_ms)
+    cells = await usage_cells(conn, account_id, start_ms, end_ms, **filters)
+    return summarise(cells) | {"per_account_usage": per_account(cells)}

@@ -20,7 +20,7 @@ from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
 from billbook.times import day_to_date, month_text
-from billbook.vocabulary import BillingType, OrderState, PredictionStatus
+from billbook.vocabulary import AuditAction, BillingType, OrderState, PredictionStatus
 
 #: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
 SIGNS = {t: t.sign for t in BillingType}
@@ -261,6 +261,18 @@ def _spend_window(row: tuple) -> Violation:
         f"{who}'s {window}: spend {_usd(stored)} USD but the records say {_usd(computed)} USD",
         account_id,
     )
+#: For each change the log must hold, the audit actions that account for it.
+AUDITED = {
+    "recharge": (AuditAction.RECHARGE, AuditAction.ACCOUNT_CREATE),
+    "adjust": (AuditAction.ADJUST,),
+    "key.create": (AuditAction.KEY_CREATE,),
+    "key.revoke": (AuditAction.KEY_REVOKE,),
+}
+
+
+def _unaudited(row: store.Unaudited) -> Violation:
+    what = {"recharge": "recharge", "adjust": "adjustment", "key.create": "key issued", "key.revoke": "key revoked"}[row.kind]
+    return _about(row, "audit", f"{what} {row.subject} has no audit row")
 
 
 Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
@@ -280,6 +292,7 @@ def checks() -> list[Check]:
         ("catalog_price", catalog_price_mismatches, lambda violation: violation),
         ("spend_windows", spend_window_mismatches, _spend_window),
         ("billing_monthly", store.billing_monthly_mismatches, _billing_monthly),
+        ("audit", lambda c, n: store.unaudited_changes(c, AUDITED, n), _unaudited),
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))

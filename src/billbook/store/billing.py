@@ -107,7 +107,10 @@ async def by_reference(
     return _record(row) if row else None
 
 
-_VIEWED = ("id", "uuid", "billing_type", "price", "delta", "balance_after", "access_key_id", "created_at", "updated_at")
+_VIEWED = (
+    "id", "uuid", "billing_type", "price", "delta", "balance_after", "access_key_id", "created_at", "updated_at",
+    "account_id",
+)
 
 
 def view_query() -> Select:

@@ -23,6 +23,15 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformTotals:
+    """Money across every account (micro-dollars): what customers hold, and what open orders hold."""
+
+    accounts: int
+    balance: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRow:
     """An access key, with the salted hash of its secret."""
 
@@ -129,6 +138,8 @@ class RecordView:
     prediction_uuid: str | None
     prediction_model_uuid: str | None
     prediction_status: str | None
+    #: Whose record it is (the operator's search shows it; the public one does not).
+    account_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +157,8 @@ class UsageCell:
     completed_count: int
     last_used_at: int
     last_price: int
+    #: Whose usage it is (the operator's statistics over every account sum per account too).
+    account_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +183,49 @@ class NewEvent:
     account_id: int | None
     type: str
     data: str
+    account_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTokenRow:
+    """A named admin token, with the salted hash of its secret."""
+
+    id: int
+    name: str
+    role: str
+    lookup: str
+    salt: str
+    secret_hash: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit entry; ``summary`` is JSON text."""
+
+    id: int
+    at: int
+    token_name: str
+    action: str
+    route: str
+    account_id: int | None
+    target: str
+    ref: str | None
+    summary: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """An account as the operator's list shows it (money in micro-dollars)."""
+
+    id: int
+    name: str
+    balance: int
+    held: int
+    spend_30d: int
+    keys: int
     created_at: int
 
 
@@ -274,3 +330,12 @@ class EdgeRecord:
     uuid: str
     created_at: int
     balance_after: int
+class KeyInfo:
+    """An access key without its hash: what the operator sees."""
+
+    ak_id: int
+    access_key_id: str
+    account_id: int
+    name: str
+    created_at: int
+    revoked_at: int | None

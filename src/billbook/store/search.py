@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
@@ -22,7 +22,10 @@ from billbook.store.tables import billing_daily, billing_records, predictions, u
 
 @dataclass(frozen=True)
 class Criteria:
-    account_id: int
+    """``account_id`` ``None``: every account (the operator's search); the same statements without
+    the account, walking the ``(…, created_at, id)`` indexes that lack it."""
+
+    account_id: int | None
     billing_type: str | None = None
     prediction_uuids: tuple[str, ...] = ()
     model_uuids: tuple[str, ...] = ()
@@ -53,13 +56,15 @@ class _Shape:
     #: ``(account_id, model_uuid, created_at, id)`` in order, which ``= ANY(list)`` cannot.
     one_model: bool = False
     one_key: bool = False
+    #: No account filter: the operator's search across every account.
+    every_account: bool = False
 
 
 def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
     return _Shape(
         dialect.name(conn), c.billing_type is not None, low is not None, high is not None,
         bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
-        len(set(c.model_uuids)) == 1, len(set(c.access_key_ids)) == 1,
+        len(set(c.model_uuids)) == 1, len(set(c.access_key_ids)) == 1, c.account_id is None,
     )
 
 
@@ -83,7 +88,7 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     # ``account_id + 0`` still filters by the account but cannot lead an index: the records of the
     # chosen predictions are then found by ``prediction_id``, never by walking the whole account.
     account = (r.account_id + literal_column("0")) if by_prediction else r.account_id
-    where: list[ColumnElement[bool]] = [account == bindparam("account_id")]
+    where: list[ColumnElement[bool]] = [] if shape.every_account else [account == bindparam("account_id")]
     if shape.billing_type:
         where.append(r.billing_type == bindparam("billing_type"))
     if shape.low:
@@ -101,14 +106,17 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     if shape.predictions:
         p = predictions.c
         owner = (p.account_id + literal_column("0")) if by_prediction else p.account_id
-        ids = select(p.id).where(owner == bindparam("account_id"), dialect.among(shape.dialect, p.uuid, "predictions"))
+        chosen = [dialect.among(shape.dialect, p.uuid, "predictions")]
+        if not shape.every_account:
+            chosen.append(owner == bindparam("account_id"))
+        ids = select(p.id).where(*chosen)
         if by_prediction:
             # The predictions' ids as one array, found first (an InitPlan): the records are then
             # looked up by ``prediction_id``, whatever the statistics say of the account's size.
             where.append(r.prediction_id == any_(func.array(ids.scalar_subquery())))
         else:
             where.append(r.prediction_id.in_(ids))
-    return where
+    return where or [true()]
 
 
 def _predictions_cte(shape: _Shape) -> Any:
@@ -149,12 +157,16 @@ def _count_statement(shape: _Shape) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _usage_total_statement(dialect_name: str, models: bool, keys: bool, first: bool, last: bool, deducts: bool, refunds: bool) -> Any:
+def _usage_total_statement(
+    dialect_name: str, models: bool, keys: bool, first: bool, last: bool, deducts: bool, refunds: bool, every_account: bool = False
+) -> Any:
     u = usage_daily.c
     counted = (
         (u.deduct_count + u.refund_count) if deducts and refunds else u.deduct_count if deducts else u.refund_count
     )
-    query = select(func.coalesce(func.sum(counted), 0).label("n")).where(u.account_id == bindparam("account_id"))
+    query = select(func.coalesce(func.sum(counted), 0).label("n"))
+    if not every_account:
+        query = query.where(u.account_id == bindparam("account_id"))
     if models:
         query = query.where(dialect.among(dialect_name, u.model_uuid, "models"))
     if keys:
@@ -176,7 +188,7 @@ async def usage_total(
     record's model and key)."""
     statement = _usage_total_statement(
         dialect.name(conn), bool(criteria.model_uuids), bool(criteria.access_key_ids),
-        first_day is not None, last_day is not None, deducts, refunds,
+        first_day is not None, last_day is not None, deducts, refunds, criteria.account_id is None,
     )
     params = {
         "account_id": criteria.account_id, "models": list(criteria.model_uuids), "keys": list(criteria.access_key_ids),
@@ -193,9 +205,11 @@ async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high
 
 
 @lru_cache(maxsize=16)
-def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, last: bool) -> Any:
+def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, last: bool, every_account: bool = False) -> Any:
     d = billing_daily.c
-    query = select(d.day, func.sum(d.count).label("n")).where(d.account_id == bindparam("account_id"))
+    query = select(d.day, func.sum(d.count).label("n"))
+    if not every_account:
+        query = query.where(d.account_id == bindparam("account_id"))
     if billing_type:
         query = query.where(d.billing_type == bindparam("billing_type"))
     if first:
@@ -206,15 +220,16 @@ def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, la
 
 
 @lru_cache(maxsize=16)
-def _day_total_statement(dialect_name: str, billing_type: bool, first: bool, last: bool) -> Any:
-    inner = _day_counts_statement(dialect_name, billing_type, first, last).subquery()
+def _day_total_statement(dialect_name: str, billing_type: bool, first: bool, last: bool, every_account: bool = False) -> Any:
+    inner = _day_counts_statement(dialect_name, billing_type, first, last, every_account).subquery()
     return select(func.coalesce(func.sum(inner.c.n), 0).label("n"))
 
 
 async def day_total(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> int:
     """Records in days ``[first_day, last_day]``, summed in the database (no row per day)."""
     statement = _day_total_statement(
-        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None
+        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None,
+        criteria.account_id is None,
     )
     params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
     return int((await dialect.fetch(conn, statement, params))[0]["n"])
@@ -223,7 +238,8 @@ async def day_total(conn: AsyncConnection, criteria: Criteria, first_day: int | 
 async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> list[tuple[int, int]]:
     """``(day, records)`` for days in ``[first_day, last_day]`` with any matching record, ascending."""
     statement = _day_counts_statement(
-        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None
+        dialect.name(conn), criteria.billing_type is not None, first_day is not None, last_day is not None,
+        criteria.account_id is None,
     )
     params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
     return [(int(row["day"]), int(row["n"])) for row in await dialect.fetch(conn, statement, params) if row["n"]]

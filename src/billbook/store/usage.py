@@ -102,25 +102,27 @@ def _filtered(conn: AsyncConnection, query: Any, table: Any, filters: UsageFilte
 
 
 async def cells(
-    conn: AsyncConnection, account_id: int, first_day: int, last_day: int, **filters: Unpack[UsageFilters]
+    conn: AsyncConnection, account_id: int | None, first_day: int, last_day: int, **filters: Unpack[UsageFilters]
 ) -> list[UsageCell]:
-    """Rollup cells of one account for days ``first_day..last_day`` (inclusive)."""
+    """Rollup cells of one account (``None``: every account) for days ``first_day..last_day`` (inclusive)."""
     t = usage_daily.c
-    query = select(*(c for c in usage_daily.c if c.name != "account_id"))
-    query = _filtered(conn, query.where(t.account_id == account_id, t.day.between(first_day, last_day)), usage_daily, filters)
+    query = select(*usage_daily.c).where(t.day.between(first_day, last_day))
+    if account_id is not None:
+        query = query.where(t.account_id == account_id)
+    query = _filtered(conn, query, usage_daily, filters)
     rows = await conn.execute(query.order_by(t.day, t.model_uuid))
     return [UsageCell(**r) for r in rows.mappings()]
 
 
 async def deduct_rows(
     conn: AsyncConnection,
-    account_id: int,
+    account_id: int | None,
     *,
     start_ms: int | None = None,
     end_ms: int | None = None,
     **filters: Unpack[UsageFilters],
 ) -> list[DeductWithOutcome]:
-    """Every deduct of an account in ``[start_ms, end_ms]`` with its prediction's status and its
+    """Every deduct of an account (``None``: of every account) in ``[start_ms, end_ms]`` with its prediction's status and its
     refund, if any: the raw material the rollup summarises (edge days of a range, ``verify``)."""
     r, p = billing_records.c, predictions.c
     refund = billing_records.alias("refund")
@@ -133,11 +135,14 @@ async def deduct_rows(
             p.model_type,
             p.status,
             refund.c.price.label("refund_price"),
+            r.account_id,
         )
         .join(predictions, p.id == r.prediction_id)
         .outerjoin(refund, (refund.c.order_id == r.order_id) & (refund.c.billing_type == BillingType.REFUND))
-        .where(r.account_id == account_id, r.billing_type == BillingType.DEDUCT)
+        .where(r.billing_type == BillingType.DEDUCT)
     )
+    if account_id is not None:
+        query = query.where(r.account_id == account_id)
     if start_ms is not None:
         query = query.where(r.created_at >= start_ms)
     if end_ms is not None:

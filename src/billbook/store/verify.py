@@ -18,6 +18,7 @@ from sqlalchemy.sql import ColumnElement
 
 from billbook.store.tables import (
     access_keys,
+    audit_log,
     account_discounts,
     accounts,
     billing_monthly,
@@ -538,3 +539,59 @@ async def all_discounts(conn: AsyncConnection) -> list[dict]:
     """Every discount setting, oldest first."""
     query = select(account_discounts).order_by(account_discounts.c.set_at, account_discounts.c.id)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+@dataclass(frozen=True, slots=True)
+class Unaudited:
+    """A change the audit log should hold and does not: ``kind`` is ``recharge``, ``adjust``,
+    ``key.create`` or ``key.revoke``; ``subject`` the record's uuid or the key's access_key_id."""
+
+    account_id: int
+    kind: str
+    subject: str
+
+
+async def _audit_start(conn: AsyncConnection) -> tuple[int, int, int]:
+    """``(last_record_id, last_key_id, at)`` from the log's first row: what existed before it."""
+    import json
+
+    query = select(audit_log.c.summary, audit_log.c.at).where(audit_log.c.action == "audit.started").order_by(audit_log.c.id).limit(1)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return 0, 0, 0
+    start = json.loads(row.summary)
+    return int(start.get("last_record_id", 0)), int(start.get("last_key_id", 0)), int(row.at)
+
+
+async def unaudited_changes(conn: AsyncConnection, actions: Mapping[str, tuple[str, ...]], limit: int) -> list[Unaudited]:
+    """Recharges, adjustments, keys issued and keys revoked since the log began without a
+    successful audit row naming them (``ref``). ``actions``: for each kind, the audit actions
+    that account for it (an opening balance is audited by its account's creation)."""
+    last_record, last_key, started = await _audit_start(conn)
+    a, k = audit_log.c, access_keys.c
+
+    def audited(ref: Any, kind: str) -> Any:
+        return (
+            select(literal_column("1"))
+            .select_from(audit_log)
+            .where(a.ref == ref, a.status == 200, a.action.in_(actions[kind]))
+            .exists()
+        )
+
+    records = select(
+        r.account_id, r.billing_type.label("kind"), r.uuid.label("subject")
+    ).where(
+        r.billing_type.in_((BillingType.RECHARGE, BillingType.ADJUST)), r.id > last_record,
+        or_(
+            and_(r.billing_type == BillingType.RECHARGE, ~audited(r.uuid, "recharge")),
+            and_(r.billing_type == BillingType.ADJUST, ~audited(r.uuid, "adjust")),
+        ),
+    )
+    issued = select(k.account_id, literal_column("'key.create'").label("kind"), k.access_key_id.label("subject")).where(
+        k.id > last_key, ~audited(k.access_key_id, "key.create")
+    )
+    revoked = select(k.account_id, literal_column("'key.revoke'").label("kind"), k.access_key_id.label("subject")).where(
+        k.revoked_at.is_not(None), k.revoked_at >= started, ~audited(k.access_key_id, "key.revoke")
+    )
+    query = union_all(records, issued, revoked).limit(limit)
+    return [Unaudited(int(row.account_id), str(row.kind), str(row.subject)) for row in await conn.execute(query)]

@@ -24,12 +24,24 @@ from billbook.api.catalog_schemas import (
     PricingOut,
     VersionsPage,
 )
-from billbook.api.deps import Customer, CustomerRoute, OperatorRoute, as_operator, customer, operator
+from billbook.api.deps import (
+    Customer,
+    CustomerRoute,
+    OperatorReadRoute,
+    OperatorRoute,
+    as_operator,
+    as_reader,
+    audit_entry,
+    customer,
+    operator,
+)
 from billbook.api.envelope import JSONBody, success, usd
 from billbook.api.fields import MAX_PAGE
 from billbook.api.responses import ERRORS, Envelope
 from billbook.ledger import pricing
+from billbook.money import usd_text
 from billbook.times import ms_to_iso
+from billbook.vocabulary import AuditAction
 
 AccountId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 ModelPath = Annotated[str, Path(min_length=1, max_length=200)]
@@ -99,9 +111,13 @@ async def unit_price(body: PriceRequest, caller: Customer = Depends(customer)) -
 internal = APIRouter(
     route_class=OperatorRoute, prefix="/internal/v1", tags=["internal"], dependencies=[Depends(operator)]
 )
+#: The catalog's reads, open to ``read`` admin tokens too.
+internal_reads = APIRouter(
+    route_class=OperatorReadRoute, prefix="/internal/v1", tags=["internal"], dependencies=[Depends(operator)]
+)
 
 
-@internal.get(
+@internal_reads.get(
     "/models/{model_id:path}/versions", responses=_docs(VersionsPage), summary="A model's price versions"
 )
 async def versions(
@@ -111,7 +127,7 @@ async def versions(
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> JSONBody:
     """Newest ``effective_from`` first; 404 for a model the catalog has never had."""
-    async with as_operator(request) as conn:
+    async with as_reader(request) as conn:
         total, found = await pricing.versions(conn, model_id, page, page_size)
     return success(
         {
@@ -128,18 +144,28 @@ async def add_version(request: Request, model_id: ModelPath, body: ModelVersionR
     """Versions are never edited. Sending the version already in force at ``effective_from``
     again adds nothing (``created: false``); another version at the same ``effective_from`` is 409."""
     new = pricing.NewVersion(**(body.model_dump() | {"name": body.name or model_id}))
-    async with as_operator(request) as conn:
+    entry = audit_entry(
+        request, AuditAction.PRICE, f"model:{model_id}",
+        base_price=usd_text(new.base_price), formula=new.formula, effective_from=new.effective_from,
+    )
+    async with as_operator(request, entry) as conn:
         version, created = await pricing.add_version(conn, model_id, new)
+        entry.ref, entry.summary["created"] = str(version.id), created
     return success({**version_item(version), "created": created})
 
 
 @internal.put("/accounts/{account_id}/discounts", responses=_docs(DiscountOut), summary="Set a discount")
 async def set_discount(request: Request, account_id: AccountId, body: DiscountRequest) -> JSONBody:
     """From now on; ``model_id`` null means every model, and a model's own discount wins."""
-    async with as_operator(request) as conn:
+    entry = audit_entry(
+        request, AuditAction.DISCOUNT, f"account:{account_id}", account_id,
+        model_id=body.model_id, rate_percent=str(body.rate_percent),
+    )
+    async with as_operator(request, entry) as conn:
         discount, changed = await pricing.set_discount(
             conn, account_id, body.model_id, pricing.rate_bp_of(body.rate_percent)
         )
+        entry.summary["changed"] = changed
     return success(
         {
             "account_id": discount.account_id,
@@ -153,4 +179,5 @@ async def set_discount(request: Request, account_id: AccountId, body: DiscountRe
 
 def register(app) -> None:  # noqa: ANN001 - a FastAPI application
     app.include_router(public)
+    app.include_router(internal_reads)
     app.include_router(internal)

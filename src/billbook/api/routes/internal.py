@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.api import metrics, render
-from billbook.api.deps import OperatorRoute, as_operator, operator
+from billbook.api.deps import OperatorRoute, as_operator, audit_entry, operator
 from billbook.api.envelope import JSONBody, success
 from billbook.api.errors import describe
 from billbook.api.responses import (
@@ -32,16 +32,20 @@ from billbook.api.schemas import (
     RechargeRequest,
     StatusRequest,
 )
-from billbook.ledger import accounts, charges, funds, keys, search
+from billbook.ledger import accounts, charges, funds, idempotency, keys, search
 from billbook.ledger.errors import BillbookError, InvalidRequest
 from billbook.vocabulary import BatchOutcome
 from billbook.api.envelope import usd
+from billbook.money import usd_text, usd_to_micros
 from billbook.times import ms_to_iso
+from billbook.vocabulary import AuditAction
 
 #: Account ids are 32-bit on both databases; a larger one cannot exist and would overflow the query.
 AccountId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 #: Shapes of the ids in paths: anything else cannot exist, and may not even be storable text.
 PredictionUuid = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+#: A caller's idempotency key for account and key creation: a retry gets the first answer.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 AccessKeyId = Annotated[str, Path(max_length=64, pattern=r"^[0-9]+_[0-9]+$")]
 
 router = APIRouter(
@@ -54,24 +58,40 @@ def _docs(model: type) -> dict:
 
 
 @router.post("/accounts", responses=_docs(AccountOut), summary="Create an account")
-async def create_account(request: Request, body: CreateAccountRequest) -> JSONBody:
-    async with as_operator(request) as conn:
-        account = await accounts.create_account(conn, body.name, body.balance or 0)
-    return success({"id": account.id, "name": account.name, "balance": usd(account.balance)})
+async def create_account(request: Request, body: CreateAccountRequest, idempotency_key: IdempotencyKey = None) -> JSONBody:
+    """With an ``Idempotency-Key`` header, a retry returns the first account instead of a second."""
+    entry = audit_entry(request, AuditAction.ACCOUNT_CREATE, "account", name=body.name, balance=usd_text(body.balance or 0))
+    async with as_operator(request, entry) as conn:
+        async def make() -> dict:
+            account = await accounts.create_account(conn, body.name, body.balance or 0)
+            entry.account_id, entry.target, entry.ref = account.id, f"account:{account.id}", account.opening_record_uuid
+            return {"id": account.id, "name": account.name, "balance": usd_text(account.balance)}
+
+        data = await idempotency.once(conn, idempotency_key, AuditAction.ACCOUNT_CREATE, body.model_dump(mode="json"), make)
+        if entry.account_id is None:
+            entry.account_id, entry.target, entry.summary["replayed"] = data["id"], f"account:{data['id']}", True
+    return success(data | {"balance": usd(usd_to_micros(data["balance"]))})
 
 
 @router.post("/accounts/{account_id}/keys", responses=_docs(KeyOut), summary="Issue an API key")
-async def create_key(request: Request, account_id: AccountId, body: CreateKeyRequest) -> JSONBody:
-    """The ``api_key`` is in this response only; the server keeps a salted hash of it."""
-    async with as_operator(request) as conn:
-        key = await keys.create_key(conn, account_id, body.name)
+async def create_key(request: Request, account_id: AccountId, body: CreateKeyRequest, idempotency_key: IdempotencyKey = None) -> JSONBody:
+    """The ``api_key`` is in this response only; the server keeps a salted hash of it. With an
+    ``Idempotency-Key``, a retry revokes the key the first call made (its secret may never have
+    arrived, and the server cannot show it again) and issues its replacement: one usable key."""
+    entry = audit_entry(request, AuditAction.KEY_CREATE, f"account:{account_id}", account_id, name=body.name)
+    async with as_operator(request, entry) as conn:
+        key = await idempotency.key_once(conn, idempotency_key, account_id, body.name, body.model_dump(mode="json"), entry)
+        entry.ref = key.access_key_id
     return success({"access_key_id": key.access_key_id, "ak_id": key.ak_id, "name": key.name, "api_key": key.api_key})
 
 
 @router.delete("/keys/{access_key_id}", responses=_docs(RevokedKeyOut), summary="Revoke an API key")
 async def revoke_key(request: Request, access_key_id: AccessKeyId) -> JSONBody:
-    async with as_operator(request) as conn:
+    entry = audit_entry(request, AuditAction.KEY_REVOKE, f"key:{access_key_id}")
+    entry.ref = access_key_id
+    async with as_operator(request, entry) as conn:
         key = await keys.revoke_key(conn, access_key_id)
+        entry.account_id = key.account_id
     return success(
         {
             "access_key_id": key.access_key_id,
@@ -97,16 +117,32 @@ def _funds(result: funds.FundsResult) -> dict:
 @router.post("/accounts/{account_id}/recharges", responses=_docs(FundsOut), summary="Top up")
 async def recharge(request: Request, account_id: AccountId, body: RechargeRequest) -> JSONBody:
     """Idempotent on ``reference``: a retry returns the first recharge with ``created: false``."""
-    async with as_operator(request) as conn:
+    entry = audit_entry(
+        request, AuditAction.RECHARGE, f"account:{account_id}", account_id,
+        amount=usd_text(body.amount), reference=body.reference,
+    )
+    async with as_operator(request, entry) as conn:
         result = await funds.recharge(conn, account_id, body.amount, body.reference)
+        entry.ref, entry.summary["created"] = result.record.uuid, result.created
     return success(_funds(result))
 
 
 @router.post("/accounts/{account_id}/adjustments", responses=_docs(FundsOut), summary="Operator correction")
 async def adjust(request: Request, account_id: AccountId, body: AdjustmentRequest) -> JSONBody:
-    async with as_operator(request) as conn:
+    entry = audit_entry(
+        request, AuditAction.ADJUST, f"account:{account_id}", account_id,
+        amount=usd_text(body.amount), reason=body.reason, reference=body.reference,
+    )
+    async with as_operator(request, entry) as conn:
         result = await funds.adjust(conn, account_id, body.amount, body.reason, body.reference)
+        entry.ref, entry.summary["created"] = result.record.uuid, result.created
     return success(_funds(result))
+
+
+def _account_of(access_key_id: str) -> int | None:
+    """The account an access key id names (its digits before ``_``), for the audit's filter."""
+    head = access_key_id.partition("_")[0]
+    return int(head) if head.isdigit() and len(head) <= 10 else None
 
 
 def _charge(body: ChargeRequest) -> charges.Charge:
@@ -138,10 +174,18 @@ async def charge(request: Request, body: ChargeRequest) -> JSONBody:
     """Hold the price at submit: as sent, or without ``price`` from the catalog at ``created_at``.
     Idempotent on ``prediction_uuid`` (compared on what was sent); 402 when the balance is short,
     403 when a spend limit of the key or account would be passed."""
-    async with as_operator(request) as conn:
+    entry = audit_entry(
+        request, AuditAction.CHARGE, f"prediction:{body.prediction_uuid}",
+        access_key_id=body.access_key_id, model_uuid=body.model_uuid,
+    )
+    entry.account_id = _account_of(body.access_key_id)
+    async with as_operator(request, entry) as conn:
         result = await charges.charge_or_refusal(conn, _charge(body), _hold_timeout_s(request))
-        if not isinstance(result, BillbookError):
+        if isinstance(result, BillbookError):  # refused by a limit: audited with the alert it raised
+            entry.status, entry.summary["error"] = result.status, result.message
+        else:
             item = (await _items(conn, [result.record_id]))[result.record_id]
+            entry.ref, entry.summary["created"] = item["uuid"], result.created
     if isinstance(result, BillbookError):
         raise result  # after the commit: a refusal by a limit keeps its limit.reached alert
     metrics.charged(result)
@@ -161,8 +205,10 @@ async def charge_batch(request: Request, body: BatchChargeRequest) -> JSONBody:
     commit together. (Results name the record rather than embed it: at 1,000 charges a batch, the
     joined records would cost more than the charges.)"""
     parsed = [_parse_charge(raw) for raw in body.charges]
-    async with as_operator(request) as conn:
+    entry = audit_entry(request, AuditAction.CHARGE_BATCH, "charges", charges=len(parsed))
+    async with as_operator(request, entry) as conn:
         outcomes = await charges.charge_many(conn, parsed, _hold_timeout_s(request))
+        entry.summary |= {s: sum(1 for o in outcomes if o.status == s) for s in {o.status for o in outcomes}}
     metrics.charged_batch(outcomes)
     results = [
         {
@@ -182,8 +228,11 @@ async def charge_batch(request: Request, body: BatchChargeRequest) -> JSONBody:
 @router.post("/predictions/{uuid}/status", responses=_docs(StatusOut), summary="Change a prediction's status")
 async def set_status(request: Request, uuid: PredictionUuid, body: StatusRequest) -> JSONBody:
     """``completed`` settles the order; ``failed``/``cancelled``/``timeout`` refund it exactly once."""
-    async with as_operator(request) as conn:
+    entry = audit_entry(request, AuditAction.STATUS, f"prediction:{uuid}", status=body.status)
+    entry.ref = uuid
+    async with as_operator(request, entry) as conn:
         change = await charges.set_status(conn, uuid, body.status, body.at)
+        entry.summary["changed"], entry.account_id = change.changed, change.account_id
         refund = None
         if change.refund_record_id is not None:
             refund = (await _items(conn, [change.refund_record_id]))[change.refund_record_id]

@@ -19,7 +19,8 @@ export class Api {
     this.baseUrl = baseUrl;
   }
 
-  async request(method, path, body, { signal } = {}) {
+  /** `headers`: extra request headers (the console's `Idempotency-Key`). */
+  async request(method, path, body, { signal, headers = {} } = {}) {
     for (let attempt = 0; ; attempt++) {
       let response;
       try {
@@ -29,6 +30,7 @@ export class Api {
             "Authorization": `Bearer ${this.apiKey}`,
             "Accept": "application/json",
             ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+            ...headers,
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           credentials: "omit",

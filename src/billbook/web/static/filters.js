@@ -6,12 +6,15 @@ import { $ } from "./dom.js";
 const CHECKED_INPUTS = ["f-start", "f-end", "f-prediction"];
 const MAX_PREDICTIONS = 100;
 
+/** The key filter is on pages that list an account's keys (the operator console); elsewhere it is absent. */
+const keyField = () => $("f-key");
+
 export function emptyFilters() {
-  return { billing_type: "", startMs: null, endMs: null, predictions: [], model: "" };
+  return { billing_type: "", startMs: null, endMs: null, predictions: [], model: "", key: "" };
 }
 
 export function activeFilterCount(f) {
-  return [f.billing_type, f.startMs !== null, f.endMs !== null, f.predictions.length, f.model].filter(Boolean).length;
+  return [f.billing_type, f.startMs !== null, f.endMs !== null, f.predictions.length, f.model, f.key].filter(Boolean).length;
 }
 
 export function resetFilterForm() {
@@ -20,6 +23,7 @@ export function resetFilterForm() {
   $("f-end").value = "";
   $("f-prediction").value = "";
   $("f-model").value = "";
+  if (keyField()) keyField().value = "";
   clearFormErrors();
 }
 
@@ -46,7 +50,8 @@ export function readFilterForm() {
   if (predictions.length > MAX_PREDICTIONS) {
     return fail("f-prediction", `At most ${MAX_PREDICTIONS} prediction IDs at once; you entered ${predictions.length}.`);
   }
-  return { billing_type: $("f-type").value, startMs, endMs, predictions, model: $("f-model").value.trim() };
+  const key = keyField() ? keyField().value.trim() : "";
+  return { billing_type: $("f-type").value, startMs, endMs, predictions, model: $("f-model").value.trim(), key };
 }
 
 /** datetime-local value ("2026-04-23T14:05" or with seconds) -> epoch ms in the browser's time zone. */

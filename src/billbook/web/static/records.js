@@ -50,6 +50,7 @@ export function searchBody(overrides = {}) {
   if (f.endMs !== null) body.end_time = String(f.endMs);
   if (f.predictions.length) body.prediction_uuids = f.predictions;
   if (f.model) body.model_uuid = f.model;
+  if (f.key) body.access_key_uuid = f.key;
   return { ...body, ...overrides };
 }
 

@@ -6,8 +6,15 @@ import { ApiError } from "./api.js";
 
 export const KEY_STORAGE = "billbook.apiKey";
 
-/** `api` is the client for the signed-in key, or null when signed out. */
-export const session = { api: null };
+/**
+ * `api` is the client for the signed-in key, or null when signed out. The operator console keeps its
+ * token under its own `storageKey` and words its own `refusedMessage`; the rest is shared.
+ */
+export const session = {
+  api: null,
+  storageKey: KEY_STORAGE,
+  refusedMessage: "Your API key is no longer accepted (it may have been revoked). Sign in with a valid key.",
+};
 
 const resets = [];
 
@@ -17,7 +24,7 @@ export function whenSignedOut(reset) {
 }
 
 export function signOut(message = "") {
-  sessionStorage.removeItem(KEY_STORAGE);
+  sessionStorage.removeItem(session.storageKey);
   session.api = null;
   for (const reset of resets) reset(message);
 }
@@ -25,7 +32,7 @@ export function signOut(message = "") {
 /** A refused key signs the tab out wherever it is noticed; true when that happened. */
 export function handleAuthError(err) {
   if (err instanceof ApiError && err.unauthorized) {
-    signOut("Your API key is no longer accepted (it may have been revoked). Sign in with a valid key.");
+    signOut(session.refusedMessage);
     return true;
   }
   return false;

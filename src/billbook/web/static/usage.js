@@ -71,7 +71,7 @@ function drawChart({ days, series, empty }) {
   const legend = $("chart-legend");
   legend.textContent = "";
   chart.hidden = empty;
-  document.querySelector(".chart-table-details").hidden = empty;
+  chart.parentElement.querySelector(".chart-table-details").hidden = empty;
   if (empty) {
     chart.textContent = "";
     setState($("usage-state"), "empty", "No spend in the last 30 days. Charges will show here by day and by model.");

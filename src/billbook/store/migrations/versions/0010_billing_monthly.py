@@ -5,7 +5,7 @@ records already there by month with a join on a small table of month bounds (one
 between the oldest and the newest record), the same SQL on both databases.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from billbook.times import month_key, month_start_ms, next_month
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
