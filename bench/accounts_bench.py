@@ -211,7 +211,7 @@ async def main() -> int:
                 print(f"{backend}: loaded {count:,} accounts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
                 results[size] = await measure(urls[size], args.rounds)
             print(f"\n{backend}: median ms of {args.rounds} (page_size 10); target: large <= {TARGET}x small")
-            print(f"| case | small | large | large/small | route small | route large | naive large | naive/billbook |")
+            print("| case | small | large | large/small | route small | route large | naive large | naive/billbook |")
             print("|---|---:|---:|---:|---:|---:|---:|---:|")
             for name, _ in CASES:
                 s, big = results["small"][name], results["large"][name]

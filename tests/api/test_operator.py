@@ -101,7 +101,18 @@ async def test_one_account_and_its_keys(client: httpx.AsyncClient) -> None:
     assert detail["balance"] == 8.5 and detail["held"] == 0
     assert detail["spend_today"] == detail["spend_month"] == detail["spend_30d"] == 1.5
     assert detail["active_keys"] == 1 and [k["active"] for k in detail["keys"]] == [False, True]
-    assert detail["limits"] is None and detail["alerts"] is None
+    assert detail["limits"]["spend"] == {"daily": 1.5, "monthly": 1.5, "total": 1.5}
+    assert detail["limits"]["limits"]["applied"] == {"daily": None, "monthly": None, "total": None}
+    assert detail["alerts"] == {"low_balance": []}
+    limits = {"daily": "5", "total": "100"}
+    assert (await client.put(f"/internal/v1/accounts/{account_id}/limits", json=limits, headers=ADMIN)).status_code == 200
+    alerts = {"low_balance": [5, 1]}
+    assert (await client.put("/api/v3/account/alerts", json=alerts, headers=who["headers"])).status_code == 200
+    detail = await _data(await client.get(f"/internal/v1/accounts/{account_id}", headers=ADMIN))
+    assert detail["limits"]["limits"]["operator"] == {"daily": 5, "monthly": None, "total": 100}
+    assert detail["alerts"] == {"low_balance": [5, 1]}
+    audited = await _data(await client.get("/internal/v1/audit", params={"account_id": account_id}, headers=ADMIN))
+    assert any(r["action"] == "limits" and r["target"] == f"account:{account_id}" for r in audited["items"])
     keys = await _data(await client.get(f"/internal/v1/accounts/{account_id}/keys", params={"page_size": 1}, headers=ADMIN))
     assert keys["total"] == 2 and keys["has_more"] is True
     assert keys["items"] == [{

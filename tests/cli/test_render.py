@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from billbook.cli.render import format_change, format_usd, print_page, records_table
-from billbook.client import BillingPage, BillingRecord
+from billbook.client import BillingPage
 
 
 def record(billing_type: str, price: str, **extra: Any) -> dict[str, Any]:

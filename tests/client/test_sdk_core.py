@@ -19,7 +19,6 @@ import pytest
 
 from billbook.client import (
     APIConnectionError,
-    APIResponseValidationError,
     APIStatusError,
     AsyncClient,
     AuthenticationError,

@@ -124,9 +124,13 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 class OperatorRoute(DecimalJSONRoute):
-    """An internal write route: the admin token and its role are checked before the body is
-    parsed; a ``read`` token is refused with 403 (and the refusal audited)."""
+    """An internal route: the admin token and its role are checked before the body is parsed; a
+    ``read`` token is refused with 403 (and the refusal audited) on anything but ``GET``/``HEAD``.
+    Reads sent as ``POST`` (searches) use :class:`OperatorReadRoute`."""
 
     writes = True
 
@@ -135,7 +139,7 @@ class OperatorRoute(DecimalJSONRoute):
         request.state.operator = operator
         request.state.route = f"{request.method} {self.path}"
         self._refuse_unknown_query(request)
-        if self.writes and not operator.can_write:
+        if self.writes and request.method not in _READ_METHODS and not operator.can_write:
             entry = audit.Entry(operator.name, AuditAction.DENIED, request.state.route, request.url.path, status=403)
             async with database(request).transaction(write=True) as conn:
                 await audit.record(conn, entry)

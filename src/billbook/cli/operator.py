@@ -201,12 +201,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _set_operator_limits(settings: Settings, values: dict, *, account: int | None, key: str | None, as_json: bool) -> None:
-    from billbook.ledger import limits
-    from billbook.money import micros_to_decimal
-    from billbook.vocabulary import LimitSetter
+    from billbook.ledger import audit, limits
+    from billbook.money import micros_to_decimal, usd_text
+    from billbook.vocabulary import AuditAction, LimitSetter
 
     async def work(conn):  # noqa: ANN001, ANN202
         account_id, subject = await limits.set_for(conn, LimitSetter.OPERATOR, values, account_id=account, access_key_id=key)
+        summary = {w: None if v is None else usd_text(v) for w, v in values.items()}
+        target = f"key:{key}" if key else f"account:{account_id}"
+        route = "cli keys limit" if key else "cli accounts limit"
+        await audit.record(conn, audit.Entry(CLI, AuditAction.LIMITS, route, target, account_id, summary=summary))
         return (await limits.subject_limits(conn, account_id, [subject]))[subject]
 
     found = in_transaction(settings, work)

@@ -35,7 +35,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Select, Table, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, any_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -187,3 +187,14 @@ async def fetch(conn: AsyncConnection, statement: Executable, params: Mapping[st
     cursor = raw.execute(sql, values)
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- calendar -------------------------------------------------------------------------------------
+
+
+def utc_month(conn: AsyncConnection, ms: Any) -> ColumnElement[int]:
+    """The UTC month (``YYYYMM`` as an integer) of epoch milliseconds ``ms``, computed in SQL."""
+    seconds = ms // 1000
+    if name(conn) == POSTGRESQL:
+        return cast(func.to_char(func.timezone("UTC", func.to_timestamp(seconds)), "YYYYMM"), Integer)
+    return cast(func.strftime("%Y%m", seconds, "unixepoch"), Integer)

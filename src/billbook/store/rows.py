@@ -173,16 +173,6 @@ class DeductWithOutcome:
     model_type: str
     status: str
     refund_price: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append to the outbox; ``data`` is its JSON object, already rendered as text."""
-
-    uuid: str
-    account_id: int | None
-    type: str
-    data: str
     account_id: int = 0
 
 
@@ -226,6 +216,29 @@ class AccountSummary:
     held: int
     spend_30d: int
     keys: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """An access key without its hash: what the operator sees."""
+
+    ak_id: int
+    access_key_id: str
+    account_id: int
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append to the outbox; ``data`` is its JSON object, already rendered as text."""
+
+    uuid: str
+    account_id: int | None
+    type: str
+    data: str
     created_at: int
 
 
@@ -330,12 +343,3 @@ class EdgeRecord:
     uuid: str
     created_at: int
     balance_after: int
-class KeyInfo:
-    """An access key without its hash: what the operator sees."""
-
-    ak_id: int
-    access_key_id: str
-    account_id: int
-    name: str
-    created_at: int
-    revoked_at: int | None

@@ -141,10 +141,9 @@ billing_records = Table(
     Index("ix_billing_records_account_model_time", "account_id", "model_uuid", "created_at", "id"),
     Index("ix_billing_records_account_key_time", "account_id", "access_key_id", "created_at", "id"),
     Index("ix_billing_records_prediction", "prediction_id"),
-    # The operator's search across every account: the same walks without the account in front.
+    # The operator's search across every account walks time order (filters by type or model are
+    # applied along the walk: an index per filter would cost every insert more).
     Index("ix_billing_records_time", "created_at", "id"),
-    Index("ix_billing_records_type_time", "billing_type", "created_at", "id"),
-    Index("ix_billing_records_model_time", "model_uuid", "created_at", "id"),
     # Idempotency of recharges and adjustments, and at most one deduct and one refund per order.
     UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_records_reference"),
     UniqueConstraint("order_id", "billing_type", name="uq_billing_records_order_type"),
@@ -238,6 +237,58 @@ account_discounts = Table(
     Column("rate_bp", Integer, nullable=False),
     Column("set_at", Millis, nullable=False),
     Index("ix_account_discounts_account_model", "account_id", "model_id", "set_at", "id"),
+)
+
+# --- The operator's side ------------------------------------------------------------------------
+
+#: Named admin tokens (``read`` or ``write``), stored like API keys: a public ``lookup`` finds the row,
+#: the secret half is only kept as a salted hash. ``BILLBOOK_ADMIN_TOKEN`` is not here: it is the
+#: ``write`` token named ``default``, held in memory.
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("lookup", String(32), nullable=False, unique=True),
+    Column("salt", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("revoked_at", Millis, nullable=True),
+)
+
+#: Every internal write, append-only, written in the write's own transaction (a refused write in a
+#: transaction of its own). ``ref`` names what the write made or changed (a record's uuid, a key's
+#: access_key_id): what ``verify`` joins on. ``summary`` is JSON text without secrets.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", Millis, nullable=False),
+    Column("token_name", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("account_id", Integer, nullable=True),
+    Column("target", String(300), nullable=False),
+    Column("ref", String(200), nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Index("ix_audit_log_at", "at", "id"),
+    Index("ix_audit_log_token_at", "token_name", "at", "id"),
+    Index("ix_audit_log_account_at", "account_id", "at", "id"),
+    Index("ix_audit_log_ref", "ref"),
+)
+
+#: Responses of account and key creation kept under the caller's ``Idempotency-Key``, written in
+#: the creation's transaction: a retry gets the first response (a key's secret included) again.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("action", String(32), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", Millis, nullable=False),
 )
 
 
@@ -395,54 +446,5 @@ webhook_keys = Table(
     metadata,
     Column("name", String(40), primary_key=True),
     Column("key", String(200), nullable=False),
-# --- The operator's side ------------------------------------------------------------------------
-
-#: Named admin tokens (``read`` or ``write``), stored like API keys: a public ``lookup`` finds the row,
-#: the secret half is only kept as a salted hash. ``BILLBOOK_ADMIN_TOKEN`` is not here: it is the
-#: ``write`` token named ``default``, held in memory.
-admin_tokens = Table(
-    "admin_tokens",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
-    Column("role", String(16), nullable=False),
-    Column("lookup", String(32), nullable=False, unique=True),
-    Column("salt", String(32), nullable=False),
-    Column("secret_hash", String(64), nullable=False),
-    Column("created_at", Millis, nullable=False),
-    Column("revoked_at", Millis, nullable=True),
-)
-
-#: Every internal write, append-only, written in the write's own transaction (a refused write in a
-#: transaction of its own). ``ref`` names what the write made or changed (a record's uuid, a key's
-#: access_key_id): what ``verify`` joins on. ``summary`` is JSON text without secrets.
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", BigId, primary_key=True),
-    Column("at", Millis, nullable=False),
-    Column("token_name", String(100), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("route", String(200), nullable=False),
-    Column("account_id", Integer, nullable=True),
-    Column("target", String(300), nullable=False),
-    Column("ref", String(200), nullable=True),
-    Column("summary", Text, nullable=False),
-    Column("status", Integer, nullable=False),
-    Index("ix_audit_log_at", "at", "id"),
-    Index("ix_audit_log_token_at", "token_name", "at", "id"),
-    Index("ix_audit_log_account_at", "account_id", "at", "id"),
-    Index("ix_audit_log_ref", "ref"),
-)
-
-#: Responses of account and key creation kept under the caller's ``Idempotency-Key``, written in
-#: the creation's transaction: a retry gets the first response (a key's secret included) again.
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("key", String(200), primary_key=True),
-    Column("action", String(32), primary_key=True),
-    Column("request_hash", String(64), nullable=False),
-    Column("response", Text, nullable=False),
     Column("created_at", Millis, nullable=False),
 )

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, false, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from billbook.store import dialect
 from billbook.store.tables import (
     access_keys,
     audit_log,
@@ -29,7 +30,7 @@ from billbook.store.tables import (
     predictions,
     usage_daily,
 )
-from billbook.times import MS_PER_DAY, month_key, month_start_ms, next_month
+from billbook.times import MS_PER_DAY
 from billbook.vocabulary import BillingType, PredictionStatus
 
 r = billing_records.c
@@ -454,31 +455,14 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Ce
     return await _differences(conn, _diff(stored, computed, keys, ("count",)), limit, keys, ("count",))
 
 
-async def _month_bounds(conn: AsyncConnection) -> Any:
-    """One row per UTC month from the oldest record's to the newest's: ``month``, ``start_ms``,
-    ``end_ms``, as literals (months cannot be told from milliseconds the same way on both databases)."""
-    oldest, newest = (await conn.execute(select(func.min(r.created_at), func.max(r.created_at)))).one()
-    months, month = [], month_key(oldest if oldest is not None else 0)
-    while oldest is not None and month <= month_key(newest):
-        months.append(month)
-        month = next_month(month)
-    rows = [
-        select(literal(m, Integer).label("month"), literal(month_start_ms(m)).label("start_ms"),
-               literal(month_start_ms(next_month(m))).label("end_ms"))
-        for m in months or [197001]
-    ]
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("bounds")
-
-
 async def billing_monthly_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
     """Cells of ``billing_monthly`` (count and sum of ``delta`` per account, UTC month, type and
     model) that differ from the records."""
-    bounds = await _month_bounds(conn)
+    month = dialect.utc_month(conn, r.created_at).label("month")
     model = func.coalesce(r.model_uuid, "").label("model_uuid")
     computed = (
-        select(r.account_id, bounds.c.month, r.billing_type, model, func.count().label("count"), func.sum(r.delta).label("amount"))
-        .select_from(billing_records.join(bounds, and_(r.created_at >= bounds.c.start_ms, r.created_at < bounds.c.end_ms)))
-        .group_by(r.account_id, bounds.c.month, r.billing_type, model)
+        select(r.account_id, month, r.billing_type, model, func.count().label("count"), func.sum(r.delta).label("amount"))
+        .group_by(r.account_id, month, r.billing_type, model)
         .subquery()
     )
     stored = select(billing_monthly).subquery()

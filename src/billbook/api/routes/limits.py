@@ -9,14 +9,24 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.api.deps import Customer, CustomerRoute, OperatorRoute, as_operator, customer, database, operator
+from billbook.api.deps import (
+    Customer,
+    CustomerRoute,
+    OperatorRoute,
+    as_operator,
+    audit_entry,
+    customer,
+    database,
+    operator,
+)
 from billbook.api.envelope import JSONBody, success, usd
 from billbook.api.responses import ERRORS, AccessKeysOut, AlertsOut, Envelope, LimitsOut
 from billbook.api.routes.internal import AccessKeyId, AccountId
 from billbook.api.schemas import AlertsRequest, LimitsRequest
 from billbook.ledger import limits
+from billbook.money import usd_text
 from billbook.times import ms_to_iso
-from billbook.vocabulary import LimitSetter
+from billbook.vocabulary import AuditAction, LimitSetter
 
 public = APIRouter(route_class=CustomerRoute, tags=["limits"])
 internal = APIRouter(
@@ -32,7 +42,8 @@ def _windows(values: dict[str, int | None]) -> dict:
     return {str(p): None if v is None else usd(v) for p, v in values.items()}
 
 
-def _view(found: limits.SubjectLimits) -> dict:
+def limits_view(found: limits.SubjectLimits) -> dict:
+    """Spend and both setters' limits of a key or account, as every limits answer shows them."""
     return {
         "spend": _windows(dict(found.spend)),
         "limits": {
@@ -57,7 +68,7 @@ async def _put(
     account_id, subject = await limits.set_for(
         conn, setter, body.model_dump(), account_id=account_id, access_key_id=access_key_id
     )
-    return _view((await limits.subject_limits(conn, account_id, [subject]))[subject])
+    return limits_view((await limits.subject_limits(conn, account_id, [subject]))[subject])
 
 
 @public.get("/api/v3/access_keys", responses=_docs(AccessKeysOut), summary="Your access keys and their spend")
@@ -71,7 +82,7 @@ async def access_keys(caller: Customer = Depends(customer)) -> JSONBody:
             "created": ms_to_iso(k.created_at),
             "revoked": k.revoked_at is not None,
             "revoked_at": None if k.revoked_at is None else ms_to_iso(k.revoked_at),
-            **_view(view),
+            **limits_view(view),
         }
         for k, view in await limits.keys_with_spend(caller.conn, caller.account_id)
     ]
@@ -90,7 +101,7 @@ async def put_key_limits(
 @public.get("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Your account's spend and limits")
 async def account_limits(caller: Customer = Depends(customer)) -> JSONBody:
     found = await limits.subject_limits(caller.conn, caller.account_id, [limits.ACCOUNT])
-    return success(_view(found[limits.ACCOUNT]))
+    return success(limits_view(found[limits.ACCOUNT]))
 
 
 @public.put("/api/v3/account/limits", responses=_docs(LimitsOut), summary="Limit your account's spend")
@@ -116,11 +127,18 @@ async def put_alerts(request: Request, body: AlertsRequest, caller: Customer = D
 @internal.put("/keys/{access_key_id}/limits", responses=_docs(LimitsOut), summary="Limit a key's spend")
 async def operator_key_limits(request: Request, access_key_id: AccessKeyId, body: LimitsRequest) -> JSONBody:
     """Replace the operator's limits on a key (the customer's, if lower, still apply)."""
-    async with as_operator(request) as conn:
+    entry = audit_entry(request, AuditAction.LIMITS, f"key:{access_key_id}", **_summary(body))
+    async with as_operator(request, entry) as conn:
         return success(await _put(conn, LimitSetter.OPERATOR, body, None, access_key_id))
 
 
 @internal.put("/accounts/{account_id}/limits", responses=_docs(LimitsOut), summary="Limit an account's spend")
 async def operator_account_limits(request: Request, account_id: AccountId, body: LimitsRequest) -> JSONBody:
-    async with as_operator(request) as conn:
+    entry = audit_entry(request, AuditAction.LIMITS, f"account:{account_id}", account_id, **_summary(body))
+    async with as_operator(request, entry) as conn:
         return success(await _put(conn, LimitSetter.OPERATOR, body, account_id, None))
+
+
+def _summary(body: LimitsRequest) -> dict[str, str | None]:
+    """The limits asked for, as the audit log keeps them (USD text; None: no limit)."""
+    return {w: None if (v := getattr(body, w)) is None else usd_text(v) for w in ("daily", "monthly", "total")}

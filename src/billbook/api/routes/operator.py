@@ -11,12 +11,13 @@ from pydantic import Field
 
 from billbook.api import render
 from billbook.api.deps import OperatorReadRoute, as_reader, operator
+from billbook.api.routes.limits import limits_view
 from billbook.api.envelope import JSONBody, success, usd
 from billbook.api.fields import parse_time
 from billbook.api.responses import ERRORS
 from billbook.api.routes.internal import AccountId
 from billbook.api.schemas import SearchRequest, UsageStatsRequest, as_tuple, storable
-from billbook.ledger import audit, search, usage
+from billbook.ledger import audit, limits, search, usage
 from billbook.ledger import operator as reads
 from billbook.ledger.errors import InvalidRequest
 from billbook.store.rows import AccountSummary, AuditRow, KeyInfo
@@ -78,19 +79,19 @@ async def list_accounts(
 
 @router.get("/accounts/{account_id}", responses=ERRORS, summary="One account")
 async def get_account(request: Request, account_id: AccountId) -> JSONBody:
-    """The list's fields plus spend today and this month, its keys (newest 100) and their count.
-    ``limits`` and ``alerts`` are null until spend limits and alerts are set up on the server."""
+    """The list's fields plus spend today and this month, its keys (newest 100) and their count,
+    the account's spend and limits (both setters') and its low-balance alert thresholds."""
     async with as_reader(request) as conn:
         detail = await reads.account(conn, account_id)
+        account_limits = (await limits.subject_limits(conn, account_id, [limits.ACCOUNT]))[limits.ACCOUNT]
+        thresholds = await limits.low_balance_thresholds(conn, account_id)
     data = account_item(detail.summary) | {
         "spend_today": usd(detail.spend_today),
         "spend_month": usd(detail.spend_month),
         "active_keys": detail.summary.keys,
         "keys": [key_item(k) for k in detail.keys],
-        # Filled by the spend-limits and alerts features: the operator's and the customer's limits
-        # on the account, and its low-balance thresholds.
-        "limits": None,
-        "alerts": None,
+        "limits": limits_view(account_limits),
+        "alerts": {"low_balance": [usd(v) for v in thresholds]},
     }
     return success(data)
 

@@ -13,7 +13,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.api.deps import Customer, CustomerRoute, OperatorRoute, customer, database, operator
+from billbook.api.deps import (
+    Customer,
+    CustomerRoute,
+    OperatorRoute,
+    as_operator,
+    audit_entry,
+    customer,
+    database,
+    operator,
+)
 from billbook.api.envelope import JSONBody, success
 from billbook.api.fields import MAX_PAGE
 from billbook.api.responses import ERRORS, Envelope
@@ -30,7 +39,7 @@ from billbook.ledger import webhooks
 from billbook.ledger.webhook_targets import check_shape, check_target
 from billbook.store.rows import WebhookEndpointRow
 from billbook.times import ms_to_iso
-from billbook.vocabulary import DeliveryState, EventType
+from billbook.vocabulary import AuditAction, DeliveryState, EventType
 
 EndpointId = Annotated[str, Path(pattern=r"^we_[0-9a-f]{24}$")]
 DeliveryId = Annotated[int, Path(ge=1, le=2**62)]
@@ -79,8 +88,13 @@ def delivery_item(delivery: webhooks.Delivery) -> dict:
 
 
 @asynccontextmanager
-async def _writing(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with database(request).transaction(write=True) as conn:
+async def _writing(request: Request, target: str, **summary: object) -> AsyncIterator[AsyncConnection]:
+    """A write transaction; an operator's change (a platform-wide endpoint) is audited in it."""
+    if getattr(request.state, "operator", None) is None:
+        async with database(request).transaction(write=True) as conn:
+            yield conn
+        return
+    async with as_operator(request, audit_entry(request, AuditAction.WEBHOOK, target, **summary)) as conn:
         yield conn
 
 
@@ -94,7 +108,7 @@ def _routes(router: APIRouter, owner_of: object) -> None:
         Webhooks library. The URL must resolve to public addresses."""
         url_checked = await _checked_url(request, body.url)
         types = webhooks.check_events(body.events, owner)
-        async with _writing(request) as conn:
+        async with _writing(request, "webhooks", op="create", url=url_checked, events=list(types)) as conn:
             made = await webhooks.create(conn, request.app.state.webhook_box, owner, url_checked, types)
         return success(endpoint_item(made.endpoint) | {"secret": made.secret})
 
@@ -105,7 +119,7 @@ def _routes(router: APIRouter, owner_of: object) -> None:
 
     @router.delete("/webhooks/{endpoint_id}", responses=_docs(DeletedWebhookOut), summary="Delete a webhook endpoint")
     async def delete(request: Request, endpoint_id: EndpointId, owner: int | None = owned) -> JSONBody:
-        async with _writing(request) as conn:
+        async with _writing(request, f"webhook:{endpoint_id}", op="delete") as conn:
             gone = await webhooks.delete(conn, owner, endpoint_id)
         return success({"id": gone.public_id, "deleted": True})
 
@@ -115,7 +129,7 @@ def _routes(router: APIRouter, owner_of: object) -> None:
     async def rotate(request: Request, endpoint_id: EndpointId, owner: int | None = owned) -> JSONBody:
         """A new secret, shown once; the previous one signs too (a second signature) until
         ``previous_secret_expires_at``, a day later."""
-        async with _writing(request) as conn:
+        async with _writing(request, f"webhook:{endpoint_id}", op="rotate") as conn:
             done = await webhooks.rotate(conn, request.app.state.webhook_box, owner, endpoint_id)
         return success(
             {"id": done.endpoint.public_id, "secret": done.secret,
@@ -149,7 +163,7 @@ def _routes(router: APIRouter, owner_of: object) -> None:
     async def resend(request: Request, endpoint_id: EndpointId, delivery_id: DeliveryId, owner: int | None = owned) -> JSONBody:
         """Due now, with a fresh retry window; the same ``webhook-id`` as before. Enables a
         disabled endpoint again."""
-        async with _writing(request) as conn:
+        async with _writing(request, f"webhook:{endpoint_id}", op="resend", delivery_id=delivery_id) as conn:
             again = await webhooks.resend(conn, owner, endpoint_id, delivery_id)
         return success(delivery_item(again))
 
