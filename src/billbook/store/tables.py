@@ -141,10 +141,6 @@ billing_records = Table(
     Index("ix_billing_records_account_model_time", "account_id", "model_uuid", "created_at", "id"),
     Index("ix_billing_records_account_key_time", "account_id", "access_key_id", "created_at", "id"),
     Index("ix_billing_records_prediction", "prediction_id"),
-    # The operator's search across every account: the same walks without the account in front.
-    Index("ix_billing_records_time", "created_at", "id"),
-    Index("ix_billing_records_type_time", "billing_type", "created_at", "id"),
-    Index("ix_billing_records_model_time", "model_uuid", "created_at", "id"),
     # Idempotency of recharges and adjustments, and at most one deduct and one refund per order.
     UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_records_reference"),
     UniqueConstraint("order_id", "billing_type", name="uq_billing_records_order_type"),

@@ -7,8 +7,7 @@ first row, ``audit.started``, records the last billing record and key that exist
 did, so ``verify`` asks only later ones to be audited.
 ``idempotency_keys``: responses of account and key creation kept under the caller's
 ``Idempotency-Key``. Indexes: accounts by balance and by creation time (the operator's sorts),
-open orders by account (money held), and records by time, type and model across accounts (the
-operator's search without an account).
+open orders by account (money held).
 
 Revision ID: 0009
 Revises: 0005
@@ -77,9 +76,6 @@ def upgrade() -> None:
         postgresql_where=sa.text(OPEN_ORDERS),
         sqlite_where=sa.text(OPEN_ORDERS),
     )
-    op.create_index("ix_billing_records_time", "billing_records", ["created_at", "id"])
-    op.create_index("ix_billing_records_type_time", "billing_records", ["billing_type", "created_at", "id"])
-    op.create_index("ix_billing_records_model_time", "billing_records", ["model_uuid", "created_at", "id"])
     op.create_index("ix_usage_daily_day", "usage_daily", ["day", "account_id"])
     bind = op.get_bind()
     last_record = bind.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM billing_records")).scalar_one()
@@ -104,9 +100,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_usage_daily_day", table_name="usage_daily")
-    op.drop_index("ix_billing_records_model_time", table_name="billing_records")
-    op.drop_index("ix_billing_records_type_time", table_name="billing_records")
-    op.drop_index("ix_billing_records_time", table_name="billing_records")
     op.drop_index("ix_orders_account_open", table_name="orders")
     op.drop_index("ix_accounts_created_at", table_name="accounts")
     op.drop_index("ix_accounts_balance", table_name="accounts")
