@@ -7,8 +7,7 @@ first row, ``audit.started``, records the last billing record and key that exist
 did, so ``verify`` asks only later ones to be audited.
 ``idempotency_keys``: responses of account and key creation kept under the caller's
 ``Idempotency-Key``. Indexes: accounts by balance and by creation time (the operator's sorts),
-open orders by account (money held), and records by time, type and model across accounts (the
-operator's search without an account).
+open orders by account (money held).
 
 Revision ID: 0009
 Revises: 0008
