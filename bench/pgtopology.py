@@ -1,0 +1,202 @@
+"""PostgreSQL topologies started on 127.0.0.1 by the tests and the benchmark scripts themselves:
+a PgBouncer in transaction mode in front of a server, a primary with a streaming replica made with
+``pg_basebackup``, and (``bench/failover.py``) a Patroni cluster over etcd.
+
+Every piece comes from Debian's packages (``scripts/test`` installs them) and runs as the
+``postgres`` user when started by root (PostgreSQL and PgBouncer refuse to run as root), with its
+files in a temporary directory of its own and its ports free ones; ``stop()`` (or leaving the
+``with`` block) ends the processes it started and removes the directory.
+
+Standard library and asyncpg only; imported as ``pgtopology`` (``bench/`` is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+from launcher import HOST, free_port
+
+PGBOUNCER = "/usr/sbin/pgbouncer"
+#: The newest PostgreSQL server binaries installed (``/usr/lib/postgresql/<major>/bin``).
+PG_BIN = max((Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")), key=lambda p: int(p.parent.name), default=Path("/usr/bin"))
+RUN_AS = "postgres"
+READY_TIMEOUT_S = 60
+
+
+def _owned_tempdir(prefix: str) -> Path:
+    """A temporary directory the ``postgres`` user owns when we are root (it runs the servers)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam(RUN_AS)
+        os.chown(path, user.pw_uid, user.pw_gid)
+    return path
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    """``argv`` run as ``postgres`` when we are root, as ourselves otherwise."""
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", RUN_AS, "--", *argv]
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(_as_server_user(argv), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+
+
+def wait_until_accepting(url: str, *, timeout_s: float = READY_TIMEOUT_S, log: Path | None = None) -> None:
+    """Return once ``url`` accepts a connection; fail with the end of ``log`` after ``timeout_s``."""
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=2)
+        await conn.close()
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            asyncio.run(probe())
+            return
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            if time.monotonic() > deadline:
+                tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
+                raise RuntimeError(f"{url} did not accept connections: {exc}\n{tail}") from None
+            time.sleep(0.1)
+
+
+class PgBouncer:
+    """PgBouncer in transaction pooling mode on a free port, in front of ``upstream_host:port``.
+
+    PgBouncer's defaults apply except where a test process needs otherwise: it listens on
+    127.0.0.1 only (no Unix socket), trusts local users (like the PostgreSQL it fronts here), takes
+    up to 1,000 clients (the suite opens many pools at once), and serves every database by name
+    (``* =``)."""
+
+    def __init__(self, upstream_port: int = 5432, *, upstream_host: str = HOST, user: str = "postgres") -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.user = user
+        self.port = free_port()
+        self.dir: Path | None = None
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@{HOST}:{self.port}/{database}"
+
+    def start(self) -> PgBouncer:
+        self.dir = _owned_tempdir("billbook-pgbouncer-")
+        (self.dir / "users.txt").write_text(f'"{self.user}" ""\n')
+        config = self.dir / "pgbouncer.ini"
+        config.write_text(
+            "[databases]\n"
+            f"* = host={self.upstream[0]} port={self.upstream[1]}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = {HOST}\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\n"
+            "pool_mode = transaction\nmax_client_conn = 1000\n"
+            f"logfile = {self.dir / 'pgbouncer.log'}\npidfile = {self.dir / 'pgbouncer.pid'}\n"
+        )
+        argv = [PGBOUNCER, str(config)]
+        if os.geteuid() == 0:
+            argv[1:1] = ["-u", RUN_AS]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_accepting(self.url(), log=self.dir / "pgbouncer.log")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # PgBouncer's "shut down now"
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PgBouncer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class PgCluster:
+    """One PostgreSQL server of our own (``initdb`` or ``pg_basebackup``) on a free port."""
+
+    def __init__(self, data: Path, port: int) -> None:
+        self.data = data
+        self.port = port
+        self.log = data.parent / f"{data.name}.log"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@{HOST}:{self.port}/{database}"
+
+    def start(self) -> PgCluster:
+        _run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"])
+        wait_until_accepting(self.url(), log=self.log)
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            _run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+
+
+class StreamingPair:
+    """A primary (``initdb``) and a streaming replica of it (``pg_basebackup -R``), each on a free
+    port, in one temporary directory; ``stop()`` stops both and removes it.
+
+    The primary runs with ``synchronous_commit`` as usual (asynchronous replication: a replica
+    may lag, which is what the read path must measure)."""
+
+    def __init__(self) -> None:
+        self.dir = _owned_tempdir("billbook-replication-")
+        self.primary = PgCluster(self.dir / "primary", free_port())
+        self.replica = PgCluster(self.dir / "replica", free_port())
+
+    def start(self) -> StreamingPair:
+        try:
+            _run([str(PG_BIN / "initdb"), "-D", str(self.primary.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+            with (self.primary.data / "postgresql.conf").open("a") as conf:
+                conf.write(
+                    f"port = {self.primary.port}\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n"
+                    "wal_level = replica\nmax_wal_senders = 4\nfsync = off\nhot_standby_feedback = on\n"
+                )
+            with (self.primary.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host replication postgres {HOST}/32 trust\n")
+            self.primary.start()
+            _run([
+                str(PG_BIN / "pg_basebackup"), "-h", HOST, "-p", str(self.primary.port), "-U", "postgres",
+                "-D", str(self.replica.data), "-R", "-X", "stream", "--no-sync",
+            ])
+            with (self.replica.data / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {self.replica.port}\nhot_standby = on\n")
+            self.replica.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for cluster in (self.replica, self.primary):
+            try:
+                cluster.stop("immediate")
+            except RuntimeError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> StreamingPair:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
