@@ -4,7 +4,7 @@ A replica may serve a read only while it is *fresh*: everything the primary had 
 ``max_lag_ms`` ago has been replayed there. Freshness is measured on the servers, by WAL position,
 never by replay timestamps (``now() - pg_last_xact_replay_timestamp()`` grows while the primary is
 idle though the replica is fully caught up). A monitor in the background of each process samples,
-every quarter of the bound:
+every quarter of the bound (every second at most):
 
 1. the primary's WAL position (``pg_current_wal_lsn()``), noting this process's clock *before* it
    is asked: every commit acknowledged before that moment lies at or below that position;
@@ -35,8 +35,10 @@ log = logging.getLogger("billbook")
 #: ``pg_lsn`` minus ``0/0`` is its position in bytes (numeric), comparable as an integer.
 PRIMARY_POSITION_SQL = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 REPLAYED_POSITION_SQL = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
-#: The monitor samples this many times per bound, so a healthy replica is never near it.
+#: The monitor samples this many times per bound, so a healthy replica is never near it, and at
+#: least this often (seconds), so a replica that was behind serves again soon after catching up.
 SAMPLES_PER_BOUND = 4
+MAX_SAMPLE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -59,7 +61,7 @@ class ReplicaSet:
 
     @property
     def interval_s(self) -> float:
-        return self.max_lag_ms / 1000 / SAMPLES_PER_BOUND
+        return min(self.max_lag_ms / 1000 / SAMPLES_PER_BOUND, MAX_SAMPLE_INTERVAL_S)
 
     def pick(self) -> AsyncEngine | None:
         """A fresh replica's engine (at random among the fresh ones), or None: the primary serves.
