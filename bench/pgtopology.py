@@ -81,10 +81,13 @@ class PgBouncer:
     PgBouncer's defaults apply except where a test process needs otherwise: it listens on
     127.0.0.1 only (no Unix socket), trusts local users (like the PostgreSQL it fronts here), takes
     up to 1,000 clients (the suite opens many pools at once), and serves every database by name
-    (``* =``)."""
+    (``* =``). ``pool_size`` sets ``default_pool_size`` (server connections per database and user)."""
 
-    def __init__(self, upstream_port: int = 5432, *, upstream_host: str = HOST, user: str = "postgres") -> None:
+    def __init__(
+        self, upstream_port: int = 5432, *, upstream_host: str = HOST, user: str = "postgres", pool_size: int | None = None
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.pool_size = pool_size
         self.user = user
         self.port = free_port()
         self.dir: Path | None = None
@@ -104,7 +107,8 @@ class PgBouncer:
             f"listen_addr = {HOST}\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\n"
             "pool_mode = transaction\nmax_client_conn = 1000\n"
-            f"logfile = {self.dir / 'pgbouncer.log'}\npidfile = {self.dir / 'pgbouncer.pid'}\n"
+            + (f"default_pool_size = {self.pool_size}\n" if self.pool_size else "")
+            + f"logfile = {self.dir / 'pgbouncer.log'}\npidfile = {self.dir / 'pgbouncer.pid'}\n"
         )
         argv = [PGBOUNCER, str(config)]
         if os.geteuid() == 0:
