@@ -204,3 +204,210 @@ class StreamingPair:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+ETCD = "/usr/bin/etcd"
+PATRONI = "/usr/bin/patroni"
+#: Patroni's smallest leader lease (seconds): a dead primary's lock expires after at most this.
+PATRONI_TTL_S = 20
+
+
+class PatroniCluster:
+    """etcd (one member, v2 API, which Debian's Patroni speaks) and Patroni managing ``nodes``
+    PostgreSQL servers in synchronous mode: a primary and synchronous standbys, on free ports.
+
+    ``url`` is the multi-host URL billbook uses (it connects to whichever node accepts writes);
+    ``kill_primary`` SIGKILLs the primary's Patroni and PostgreSQL processes at once, as when its
+    machine dies, so the standby is promoted once the leader's lease expires."""
+
+    def __init__(self, nodes: int = 2) -> None:
+        self.dir = _owned_tempdir("billbook-patroni-")
+        self.etcd_ports = (free_port(), free_port())
+        self.names = [f"node{i}" for i in range(1, nodes + 1)]
+        self.pg_ports = {name: free_port() for name in self.names}
+        self.api_ports = {name: free_port() for name in self.names}
+        self.etcd: subprocess.Popen | None = None
+        self.patroni: dict[str, subprocess.Popen] = {}
+
+    def url(self, database: str = "postgres") -> str:
+        """billbook's form of the multi-host URL (SQLAlchemy's: one ``host=`` per node)."""
+        hosts = "&".join(f"host={HOST}:{port}" for port in self.pg_ports.values())
+        return f"postgresql://postgres@/{database}?{hosts}&target_session_attrs=read-write"
+
+    def dsn(self, database: str = "postgres") -> str:
+        """libpq's (and asyncpg's) form of the same: ``host:port,host:port`` in the authority."""
+        hosts = ",".join(f"{HOST}:{port}" for port in self.pg_ports.values())
+        return f"postgresql://postgres@{hosts}/{database}?target_session_attrs=read-write"
+
+    def node_url(self, name: str, database: str = "postgres") -> str:
+        return f"postgresql://postgres@{HOST}:{self.pg_ports[name]}/{database}"
+
+    def start(self) -> PatroniCluster:
+        try:
+            self._start_etcd()
+            for name in self.names:
+                self._start_node(name)
+            self.wait_for_sync_standby()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_etcd(self) -> None:
+        client, peer = (f"http://{HOST}:{p}" for p in self.etcd_ports)
+        log = (self.dir / "etcd.log").open("w")
+        self.etcd = subprocess.Popen(
+            _as_server_user([
+                ETCD, "--name", "etcd1", "--data-dir", str(self.dir / "etcd"), "--enable-v2=true",
+                "--listen-client-urls", client, "--advertise-client-urls", client,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", f"etcd1={peer}",
+            ]),
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def _config(self, name: str) -> Path:
+        api, pg = self.api_ports[name], self.pg_ports[name]
+        config = self.dir / f"{name}.yml"
+        config.write_text(
+            f"""scope: billbook
+name: {name}
+log: {{level: WARNING}}
+restapi: {{listen: "{HOST}:{api}", connect_address: "{HOST}:{api}"}}
+etcd: {{host: "{HOST}:{self.etcd_ports[0]}"}}
+bootstrap:
+  dcs:
+    ttl: {PATRONI_TTL_S}
+    loop_wait: 1
+    retry_timeout: 5
+    synchronous_mode: true
+    postgresql:
+      use_pg_rewind: false
+      parameters: {{wal_level: replica, hot_standby: "on", max_wal_senders: 5, max_replication_slots: 5}}
+  initdb: [{{encoding: UTF8}}, {{auth: trust}}]
+  pg_hba:
+    - host replication postgres {HOST}/32 trust
+    - host all all {HOST}/32 trust
+postgresql:
+  listen: "{HOST}:{pg}"
+  connect_address: "{HOST}:{pg}"
+  data_dir: {self.dir / name}
+  bin_dir: {PG_BIN}
+  pgpass: {self.dir / f"{name}.pgpass"}
+  authentication:
+    superuser: {{username: postgres}}
+    replication: {{username: postgres}}
+  parameters: {{unix_socket_directories: "{self.dir}"}}
+"""
+        )
+        return config
+
+    def _start_node(self, name: str) -> None:
+        log = (self.dir / f"{name}.log").open("a")
+        self.patroni[name] = subprocess.Popen(
+            _as_server_user([PATRONI, str(self._config(name))]), stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def roles(self) -> dict[str, str]:
+        """Each node's role as its Patroni REST API reports it (``primary``, ``replica``, or ``down``)."""
+        import json
+        import urllib.request
+
+        found = {}
+        for name, port in self.api_ports.items():
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/patroni", timeout=2) as answer:  # noqa: S310
+                    body = json.load(answer)
+                found[name] = "primary" if body.get("role") in ("master", "primary") else body.get("role", "?")
+                if body.get("state") != "running":
+                    found[name] = "down"
+            except OSError:
+                found[name] = "down"
+        return found
+
+    def primary(self) -> str | None:
+        return next((n for n, role in self.roles().items() if role == "primary"), None)
+
+    def wait_for_sync_standby(self, timeout_s: float = 180) -> None:
+        """Until there is a primary and a synchronous standby streaming from it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            primary = self.primary()
+            if primary is not None and self._has_sync_standby(primary):
+                return
+            time.sleep(0.5)
+        logs = "\n".join((self.dir / f"{n}.log").read_text()[-1500:] for n in self.names)
+        raise RuntimeError(f"no primary with a synchronous standby after {timeout_s}s: {self.roles()}\n{logs}")
+
+    def _has_sync_standby(self, primary: str) -> bool:
+        async def ask() -> bool:
+            conn = await asyncpg.connect(self.node_url(primary), timeout=2)
+            try:
+                return bool(await conn.fetchval("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"))
+            finally:
+                await conn.close()
+
+        try:
+            return asyncio.run(ask())
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+
+    def kill_primary(self) -> str:
+        """SIGKILL the primary's Patroni and its PostgreSQL (postmaster and children); its name."""
+        primary = self.primary()
+        if primary is None:
+            raise RuntimeError(f"no primary to kill: {self.roles()}")
+        pids = [self.patroni[primary].pid, *_descendants(self.patroni[primary].pid)]
+        postmaster = self.dir / primary / "postmaster.pid"
+        if postmaster.exists():
+            pid = int(postmaster.read_text().split()[0])
+            pids += [pid, *_descendants(pid)]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.patroni[primary].wait()
+        return primary
+
+    def wait_for_new_primary(self, old: str, timeout_s: float = 120) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            primary = self.primary()
+            if primary is not None and primary != old:
+                return primary
+            time.sleep(0.2)
+        raise RuntimeError(f"no new primary after {timeout_s}s: {self.roles()}")
+
+    def stop(self) -> None:
+        for proc in self.patroni.values():
+            if proc.poll() is None:
+                for pid in [proc.pid, *_descendants(proc.pid)]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                proc.wait()
+        for name in self.names:  # a postmaster whose Patroni died first
+            pidfile = self.dir / name / "postmaster.pid"
+            if pidfile.exists():
+                try:
+                    os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        if self.etcd is not None and self.etcd.poll() is None:
+            self.etcd.kill()
+            self.etcd.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PatroniCluster:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    from launcher import descendants
+
+    return descendants(pid)
