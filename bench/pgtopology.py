@@ -156,6 +156,41 @@ class PgCluster:
             _run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
 
+def init_primary(cluster: PgCluster) -> PgCluster:
+    """``initdb`` a server that listens on 127.0.0.1 only, trusts local users and can be streamed from."""
+    _run([str(PG_BIN / "initdb"), "-D", str(cluster.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+    with (cluster.data / "postgresql.conf").open("a") as conf:
+        conf.write(
+            f"port = {cluster.port}\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n"
+            "wal_level = replica\nmax_wal_senders = 4\nhot_standby_feedback = on\n"
+        )
+    with (cluster.data / "pg_hba.conf").open("a") as hba:
+        hba.write(f"host replication postgres {HOST}/32 trust\n")
+    return cluster
+
+
+class SingleServer:
+    """One PostgreSQL server of our own (nothing else writes to it: its WAL is ours alone)."""
+
+    def __init__(self) -> None:
+        self.dir = _owned_tempdir("billbook-server-")
+        self.server = PgCluster(self.dir / "data", free_port())
+
+    def __enter__(self) -> PgCluster:
+        try:
+            return init_primary(self.server).start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            self.server.stop("immediate")
+        except RuntimeError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class StreamingPair:
     """A primary (``initdb``) and a streaming replica of it (``pg_basebackup -R``), each on a free
     port, in one temporary directory; ``stop()`` stops both and removes it.
@@ -170,15 +205,7 @@ class StreamingPair:
 
     def start(self) -> StreamingPair:
         try:
-            _run([str(PG_BIN / "initdb"), "-D", str(self.primary.data), "-A", "trust", "-U", "postgres", "--no-sync"])
-            with (self.primary.data / "postgresql.conf").open("a") as conf:
-                conf.write(
-                    f"port = {self.primary.port}\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n"
-                    "wal_level = replica\nmax_wal_senders = 4\nfsync = off\nhot_standby_feedback = on\n"
-                )
-            with (self.primary.data / "pg_hba.conf").open("a") as hba:
-                hba.write(f"host replication postgres {HOST}/32 trust\n")
-            self.primary.start()
+            init_primary(self.primary).start()
             _run([
                 str(PG_BIN / "pg_basebackup"), "-h", HOST, "-p", str(self.primary.port), "-U", "postgres",
                 "-D", str(self.replica.data), "-R", "-X", "stream", "--no-sync",
