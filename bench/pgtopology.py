@@ -282,8 +282,11 @@ class PatroniCluster:
 
     def _start_etcd(self) -> None:
         client, peer = (f"http://{HOST}:{p}" for p in self.etcd_ports)
-        log = (self.dir / "etcd.log").open("w")
-        self.etcd = subprocess.Popen(
+        with (self.dir / "etcd.log").open("w") as log:  # the child keeps its own descriptor
+            self.etcd = self._spawn_etcd(client, peer, log)
+
+    def _spawn_etcd(self, client: str, peer: str, log: object) -> subprocess.Popen:
+        return subprocess.Popen(
             _as_server_user([
                 ETCD, "--name", "etcd1", "--data-dir", str(self.dir / "etcd"), "--enable-v2=true",
                 "--listen-client-urls", client, "--advertise-client-urls", client,
@@ -330,10 +333,10 @@ postgresql:
         return config
 
     def _start_node(self, name: str) -> None:
-        log = (self.dir / f"{name}.log").open("a")
-        self.patroni[name] = subprocess.Popen(
-            _as_server_user([PATRONI, str(self._config(name))]), stdout=log, stderr=subprocess.STDOUT
-        )
+        with (self.dir / f"{name}.log").open("a") as log:  # the child keeps its own descriptor
+            self.patroni[name] = subprocess.Popen(
+                _as_server_user([PATRONI, str(self._config(name))]), stdout=log, stderr=subprocess.STDOUT
+            )
 
     def roles(self) -> dict[str, str]:
         """Each node's role as its Patroni REST API reports it (``primary``, ``replica``, or ``down``)."""
