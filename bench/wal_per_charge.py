@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 import uuid
-
-import sys
 from pathlib import Path
 
 import asyncpg
