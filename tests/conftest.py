@@ -2,6 +2,13 @@
 
 PostgreSQL: one database per test session, migrated once, emptied before each test. With
 ``CI=true`` a missing PostgreSQL fails the run; elsewhere those tests skip with a message.
+
+Through a pooler: with ``BILLBOOK_TEST_PG_POOLER=pgbouncer`` (the default with ``CI=true`` when
+Debian's ``pgbouncer`` is installed; ``none`` turns it off) the session starts one PgBouncer in
+transaction mode in front of ``BILLBOOK_TEST_PG_URL`` and every PostgreSQL test goes through it,
+billbook told so by ``BILLBOOK_DB_POOLER=transaction`` (set for the session, so servers started by
+the tests inherit it). Tests that must reach the server directly (replication, failover, the direct
+path itself) ask for ``direct_pg_admin_url``.
 """
 
 from __future__ import annotations
@@ -32,17 +39,27 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 from launcher import BillbookServer, free_port  # noqa: E402, F401 (free_port: for tests that pick a port themselves)
+from pgtopology import PGBOUNCER, PgBouncer  # noqa: E402
 
 ADMIN_TOKEN = "test-admin-token"
 PG_ADMIN_URL = os.environ.get("BILLBOOK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: ``pgbouncer`` or ``none``: whether the PostgreSQL tests go through a transaction-mode PgBouncer.
+PG_POOLER = os.environ.get("BILLBOOK_TEST_PG_POOLER") or ("pgbouncer" if IN_CI and os.path.exists(PGBOUNCER) else "none")
+#: What billbook is told sits in front of the test PostgreSQL (``BILLBOOK_DB_POOLER``).
+DB_POOLER = "transaction" if PG_POOLER == "pgbouncer" else "none"
 
 
-def _pg_reachable() -> bool:
+def open_database(url: str) -> Database:
+    """``Database(url)`` as billbook would open it here: told of the session's pooler, if any."""
+    return Database(url, pooler=DB_POOLER)
+
+
+def _pg_reachable(url: str) -> bool:
     import asyncpg
 
     async def probe() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        conn = await asyncpg.connect(url, timeout=5)
         await conn.close()
 
     try:
@@ -53,13 +70,37 @@ def _pg_reachable() -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url() -> str:
-    if not _pg_reachable():
+def direct_pg_admin_url() -> str:
+    """The test PostgreSQL's admin URL, never through a pooler."""
+    if not _pg_reachable(PG_ADMIN_URL):
         message = f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set BILLBOOK_TEST_PG_URL)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     return PG_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(direct_pg_admin_url: str) -> Iterator[str]:
+    """The admin URL the PostgreSQL tests use: the server's, or the session's PgBouncer's."""
+    if PG_POOLER == "none":
+        yield direct_pg_admin_url
+        return
+    if PG_POOLER != "pgbouncer" or not os.path.exists(PGBOUNCER):
+        pytest.fail(f"BILLBOOK_TEST_PG_POOLER={PG_POOLER}: must be none or pgbouncer (with {PGBOUNCER} installed)")
+    from sqlalchemy.engine import make_url
+
+    upstream = make_url(direct_pg_admin_url)
+    with PgBouncer(upstream.port or 5432, upstream_host=upstream.host or "127.0.0.1", user=upstream.username or "postgres") as bouncer:
+        previous = os.environ.get("BILLBOOK_DB_POOLER")
+        os.environ["BILLBOOK_DB_POOLER"] = DB_POOLER
+        try:
+            yield bouncer.url(upstream.database or "postgres")
+        finally:
+            if previous is None:
+                os.environ.pop("BILLBOOK_DB_POOLER", None)
+            else:
+                os.environ["BILLBOOK_DB_POOLER"] = previous
 
 
 async def _pg_exec(admin_url: str, sql: str) -> None:
@@ -88,7 +129,7 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     name, url = new_pg_database(pg_admin_url)
 
     async def migrate() -> None:
-        db = Database(url)
+        db = open_database(url)
         await upgrade(db)
         await db.dispose()
 
@@ -121,7 +162,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     tables = ", ".join(t.name for t in metadata.sorted_tables)
 
     async def empty() -> None:
-        db = Database(url)
+        db = open_database(url)
         async with db.transaction(write=True) as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await db.dispose()
@@ -132,7 +173,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+    database = open_database(database_url)
     yield database
     await database.dispose()
 
@@ -140,7 +181,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator:
     # No background sweep of expired holds nor webhook dispatcher: tests that want one start it.
-    application = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None, webhook_dispatch=False))
+    settings = Settings(
+        database_url=database_url,
+        admin_token=ADMIN_TOKEN,
+        hold_sweep_interval_s=None,
+        webhook_dispatch=False,
+        db_pooler=DB_POOLER,
+    )
+    application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -26,8 +26,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from billbook.store import events as event_store
-from billbook.store.db import Database
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, open_database
 from tests.factories import create_account, create_key, create_webhook, new_uuid, recharge
 from tests.servers import Server, fresh_database
 from tests.webhook_receiver import Receiver
@@ -53,7 +52,7 @@ def _stored_events(url: str) -> dict[str, dict]:
     """Every event in the outbox by uuid: ``account_id``, ``type``, ``data`` (text), ``created_at``."""
 
     async def read() -> dict[str, dict]:
-        db = Database(url)
+        db = open_database(url)
         try:
             async with db.transaction(write=False) as conn:
                 found = await event_store.after(conn, 0, 100_000)

@@ -22,6 +22,10 @@ ENV_PREFIX = "BILLBOOK_"
 MIN_ADMIN_TOKEN_LENGTH = 16
 LOG_FORMATS = ("json", "text")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+#: ``BILLBOOK_DB_POOLER``: what sits between billbook and PostgreSQL. ``none``: billbook's own pool
+#: talks to PostgreSQL; ``transaction``: a pooler in transaction mode (PgBouncer's
+#: ``pool_mode = transaction``), which hands each transaction any server connection.
+DB_POOLERS = ("none", "transaction")
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day|s|m|h|d)s?\s*$", re.IGNORECASE)
 _PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,6 +56,11 @@ def env_name(field: str) -> str:
 def hide_password(url: str) -> str:
     """A URL safe to print: ``postgresql://user:***@host/db``. Works on text that does not parse."""
     return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+def read_urls(text: str | None) -> tuple[str, ...]:
+    """``postgresql://a/db, postgresql://b/db`` -> the two URLs; unset or blank -> none."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def parse_rate(text: str | None) -> tuple[int, int] | None:
@@ -106,6 +115,16 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     #: Connections per process in the PostgreSQL pool.
     pool_size: int = Field(default=20, ge=1)
+    #: ``none`` or ``transaction``: a transaction-mode pooler (PgBouncer) is in front of PostgreSQL,
+    #: so nothing may outlive a transaction on a server connection (prepared statements, settings).
+    #: See docs/decisions/0027-connection-pooler.md.
+    db_pooler: str = "none"
+    #: Streaming replicas (comma-separated PostgreSQL URLs) that serve customer reads; unset: the
+    #: primary serves everything. See docs/decisions/0028-read-replicas.md.
+    read_database_url: str | None = None
+    #: ``BILLBOOK_REPLICA_MAX_LAG_MS``: a replica serves a read only while everything committed on the
+    #: primary more than this many milliseconds ago has been replayed there; past it, the primary does.
+    replica_max_lag_ms: int = Field(default=1_000, ge=100)
     #: Request bodies larger than this are refused with 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     #: Per API key on the public routes, like ``600/minute`` (``N/second|minute|hour|day``); unset or
@@ -199,6 +218,35 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("db_pooler")
+    @classmethod
+    def _pooler(cls, value: str) -> str:
+        if value not in DB_POOLERS:
+            raise ValueError(f"{env_name('db_pooler')} must be none or transaction, got {value!r}")
+        return value
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _replica_urls(cls, value: str | None) -> str | None:
+        from sqlalchemy.engine import make_url
+
+        for url in read_urls(value):
+            try:
+                backend = make_url(url).get_backend_name()
+            except Exception:  # noqa: BLE001 - every parse failure reads the same to the operator
+                backend = None
+            if backend not in ("postgresql", "postgres"):
+                raise ValueError(
+                    f"{env_name('read_database_url')} must be PostgreSQL URLs separated by commas,"
+                    f" got {hide_password(url)!r}"
+                )
+        return value
+
+    @property
+    def read_database_urls(self) -> tuple[str, ...]:
+        """The replicas' URLs, in the order given."""
+        return read_urls(self.read_database_url)
+
     @field_validator("rate_limit")
     @classmethod
     def _rate_format(cls, value: str | None) -> str | None:
@@ -251,7 +299,9 @@ class SettingsError(ValueError):
 
 
 #: Values of these settings are never repeated in a message.
-_SECRET_FIELDS = frozenset({"admin_token", "metrics_token", "redis_url", "database_url", "webhook_secret_key"})
+_SECRET_FIELDS = frozenset(
+    {"admin_token", "metrics_token", "redis_url", "database_url", "read_database_url", "webhook_secret_key"}
+)
 
 
 def describe(error: ValidationError, options: Mapping[str, str] | None = None) -> str:

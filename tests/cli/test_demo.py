@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from billbook.cli.demo import DISCOUNT, MODELS, PRICE_CUT, build_history
 from billbook.cli.main import app
-from billbook.store.db import Database
 from billbook.store.tables import accounts, billing_records, orders, predictions
+from tests.conftest import open_database
 
 
 def test_history_is_believable_and_balanced(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_history_is_believable_and_balanced(tmp_path: Path) -> None:
     assert len(made.keys) == 2 and made.records > 500
 
     async def inspect() -> tuple[int, int, Counter, Counter, int]:
-        db = Database(url)
+        db = open_database(url)
         async with db.transaction(write=False) as conn:
             balance = (await conn.execute(select(accounts.c.balance))).scalar_one()
             total = (await conn.execute(select(func.sum(billing_records.c.delta)))).scalar_one()
@@ -56,7 +56,7 @@ def test_the_demo_s_charges_cost_what_its_catalog_says(tmp_path: Path) -> None:
     made = asyncio.run(build_history(url, days=12))
 
     async def inspect() -> tuple[list, list, list[tuple[str, int, int, int]], pricing.Quote]:
-        db = Database(url)
+        db = open_database(url)
         async with db.transaction(write=False) as conn:
             listed = await pricing.catalog(conn)
             query = select(predictions.c.model_uuid, orders.c.created_at, orders.c.price, orders.c.origin_price).join(

@@ -21,7 +21,7 @@ from billbook.settings import Settings
 from billbook.store.db import Database
 from billbook.times import ms_to_iso, now_ms
 from tests.checks import assert_verified, assert_verify_cli
-from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+from tests.conftest import ADMIN_TOKEN, open_database, start_server, stop_server
 from tests.factories import acreate_charge, acustomer, aset_status, create_account, create_charge, create_key, new_uuid
 from tests.servers import fresh_database
 
@@ -146,7 +146,7 @@ async def test_concurrent_sweepers_refund_each_hold_once(client: httpx.AsyncClie
     who = await acustomer(client, ADMIN_TOKEN, balance="100")
     other = await acustomer(client, ADMIN_TOKEN, balance="100", name="other")
     uuids = [await charge(client, who if n % 3 else other, age_ms=2 * HOUR_MS, price="0.1") for n in range(60)]
-    databases = [Database(database_url) for _ in range(4)]
+    databases = [open_database(database_url) for _ in range(4)]
     try:
         counts = await asyncio.gather(*(sweep(db, batch_size=4) for db in databases for _ in range(2)))
     finally:
@@ -164,7 +164,7 @@ async def test_sweeps_racing_completions_settle_each_prediction_once(client: htt
     either completed (and keeps its charge) or expired (refunded, and the completion is a 409)."""
     who = await acustomer(client, ADMIN_TOKEN, balance="100")
     uuids = [await charge(client, who, age_ms=2 * HOUR_MS, price="1") for _ in range(30)]
-    databases = [Database(database_url) for _ in range(2)]
+    databases = [open_database(database_url) for _ in range(2)]
 
     async def complete(uuid: str) -> httpx.Response:
         return await client.post(f"/internal/v1/predictions/{uuid}/status", json={"status": "completed"}, headers=ADMIN)
@@ -199,7 +199,7 @@ async def test_postgresql_sweepers_skip_the_rows_another_holds(client: httpx.Asy
     second_who = await acustomer(client, ADMIN_TOKEN, balance="10", name="second")
     older = [await charge(client, first_who, age_ms=3 * HOUR_MS, price="0.5") for _ in range(4)]
     newer = [await charge(client, second_who, age_ms=2 * HOUR_MS, price="0.5") for _ in range(6)]
-    first, second = Database(pg_url), Database(pg_url)
+    first, second = open_database(pg_url), open_database(pg_url)
     try:
         async with first.transaction(write=True) as conn:
             assert await holds.expire_batch(conn, now_ms(), limit=4) == (4, 4)  # the oldest deadlines first

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from billbook.store.db import Database
-from tests.conftest import drop_pg_database, new_pg_database
+from tests.conftest import drop_pg_database, new_pg_database, open_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -25,6 +25,6 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def empty_db(empty_url: str) -> AsyncIterator[Database]:
-    db = Database(empty_url)
+    db = open_database(empty_url)
     yield db
     await db.dispose()

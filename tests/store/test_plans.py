@@ -25,7 +25,7 @@ from billbook.ledger import search
 from billbook.settings import Settings
 from billbook.store.db import Database
 from billbook.times import MS_PER_DAY
-from tests.conftest import ADMIN_TOKEN, drop_pg_database, new_pg_database
+from tests.conftest import ADMIN_TOKEN, drop_pg_database, new_pg_database, open_database
 from tests.factories import acreate_account, acreate_key
 
 pytestmark = pytest.mark.postgres
@@ -110,7 +110,7 @@ def db_for(url: str):  # noqa: ANN201 - an async context manager
 
     @asynccontextmanager
     async def manage() -> AsyncIterator[Database]:
-        db = Database(url)
+        db = open_database(url)
         try:
             yield db
         finally:

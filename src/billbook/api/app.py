@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.pool_size)
+        db = Database.from_settings(settings)
         app.state.db = db
         app.state.admin_auth = await prepare(db, settings)
         app.state.webhook_box = await webhook_box(db, settings)

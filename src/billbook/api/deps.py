@@ -92,12 +92,20 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class CustomerRoute(DecimalJSONRoute):
     """A public route: the API key is checked before the body is parsed, in the read transaction
     that then serves the route. The body is received first, so no database connection waits on a
-    slow client."""
+    slow client. Customer reads may be served by a fresh streaming replica (see
+    ``store.replicas``); a key refused there is checked again on the primary."""
 
     async def run(self, request: DecimalJSONRequest, handler: Handler) -> Response:
         secret = presented_secret(request, API_KEY)
         await request.body()
-        async with database(request).transaction(write=False) as conn:
+        db = database(request)
+        async with db.transaction(write=False, replica_ok=True) as conn:
+            principal = await _authenticate(db, conn, secret)
+            if principal is not None:
+                request.state.customer = Customer(conn, principal)
+                return await handler(request)
+        # A key the replica does not know may have been made a moment ago: the primary decides.
+        async with db.transaction(write=False) as conn:
             request.state.customer = Customer(conn, await keys.authenticate(conn, secret))
             return await handler(request)
 
@@ -122,6 +130,16 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+async def _authenticate(db: Database, conn: AsyncConnection, secret: str) -> Principal | None:
+    """The key's principal; None when a replica refused it (the primary must be asked)."""
+    try:
+        return await keys.authenticate(conn, secret)
+    except Unauthorized:
+        if db.served_by_replica(conn):
+            return None
+        raise
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})

@@ -152,7 +152,7 @@ def on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) ->
     from billbook.store.db import Database
 
     async def main() -> T:
-        db = Database(settings.database_url, pool_size=settings.pool_size)
+        db = Database.from_settings(settings)
         try:
             return await work(db)
         finally:

@@ -6,19 +6,29 @@ upgrade from a read lock, and an in-process lock queues this process's writers; 
 processes are waited for asynchronously, without blocking the event loop. Reads are plain deferred
 transactions, so WAL readers never wait for writers. Statements run on the event loop's thread
 (see ``sqlite_loop``). PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ.
+
+Behind a transaction-mode pooler (``pooler="transaction"``, PgBouncer) each transaction may run on
+a different server connection, so nothing may outlive one: no named prepared statements (asyncpg's
+statement cache and SQLAlchemy's are off; unnamed statements live within the transaction), and no
+startup settings PgBouncer refuses (``jit`` is set per read transaction instead). Reads that may lag
+(``replica_ok``) go to a fresh streaming replica when there is one (``store.replicas``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine, URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from billbook.store.replicas import Replica, ReplicaSet
 from billbook.store.sqlite_loop import SqliteStore
+
+if TYPE_CHECKING:
+    from billbook.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -29,8 +39,29 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Disabling those plan types (they stay possible if nothing else is, at a huge cost) leaves the
 #: ordered index scans the only sensible plans, whatever the statistics say.
 PG_READ_PLANNER_SETTINGS = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
+    " SET LOCAL jit = off"
 )
+#: ``application_name`` of billbook's connections (PgBouncer passes it on): which of a server's
+#: sessions are billbook's, in ``pg_stat_activity``.
+APPLICATION_NAME = "billbook"
+POOLER_NONE = "none"
+POOLER_TRANSACTION = "transaction"
+
+
+def pg_connect_args(pooler: str) -> dict[str, Any]:
+    """asyncpg's connection arguments for a server reached directly or through a pooler.
+
+    Directly: JIT off for the session (short OLTP queries: JIT compilation costs more than it
+    saves) and both statement caches on. Through a transaction-mode pooler: no session state at all
+    (read transactions turn JIT off with ``SET LOCAL``, writes never cost enough to trigger it)."""
+    if pooler == POOLER_TRANSACTION:
+        return {
+            "server_settings": {"application_name": APPLICATION_NAME},
+            "statement_cache_size": 0,  # asyncpg: unnamed statements, prepared in the transaction
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's adapter: the same
+        }
+    return {"server_settings": {"jit": "off", "application_name": APPLICATION_NAME}}
 
 
 class UnsupportedDatabase(ValueError):
@@ -84,8 +115,17 @@ class Database:
     On SQLite the connection handed out is a ``sqlite_loop.LoopConnection``: the subset of
     ``AsyncConnection`` the store uses, run without leaving the event loop's thread."""
 
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        pooler: str = POOLER_NONE,
+        read_urls: Sequence[str] = (),
+        replica_max_lag_ms: int = 1_000,
+    ) -> None:
         self.url = async_url(url)
+        self.replicas: ReplicaSet | None = None
         self.dialect = self.url.get_backend_name()
         if self.dialect == "sqlite":
             self.sqlite: SqliteStore | None = SqliteStore(
@@ -95,16 +135,23 @@ class Database:
             return
         self.sqlite = None
         self._write_lock = None
-        self.write_engine = create_async_engine(
-            self.url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=False,
-            # Short OLTP queries: JIT compilation costs more than it saves.
-            connect_args={"server_settings": {"jit": "off"}},
-        )
+        self.write_engine = _pg_engine(self.url, pool_size, pooler)
         # A search reads a count and then a page: one snapshot keeps them in agreement.
-        self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
+        self.read_engine = _repeatable_read(self.write_engine)
+        if read_urls:
+            replicas = [Replica(_repeatable_read(_pg_engine(async_url(u), pool_size, pooler))) for u in read_urls]
+            self.replicas = ReplicaSet(self.write_engine, replicas, replica_max_lag_ms)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database, pooler and replicas the settings name."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.pool_size,
+            pooler=settings.db_pooler,
+            read_urls=settings.read_database_urls,
+            replica_max_lag_ms=settings.replica_max_lag_ms,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,18 +163,28 @@ class Database:
         return self.sqlite.engine if self.sqlite is not None else self.write_engine.sync_engine
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        """One transaction: committed when the block ends normally, rolled back on any exception."""
+    async def transaction(self, *, write: bool, replica_ok: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends normally, rolled back on any exception.
+
+        ``replica_ok``: a read that may be served by a streaming replica, up to the configured lag
+        old (customer reads); without it, or when no replica is fresh, the primary serves it. Whatever
+        must read its own writes leaves it out."""
         if self.sqlite is not None:
             async with self._sqlite_transaction(self.sqlite, write=write) as conn:
                 yield conn
             return
         engine = self.write_engine if write else self.read_engine
+        if replica_ok and not write and self.replicas is not None:
+            engine = self.replicas.pick() or engine
         async with engine.begin() as conn:
             raw = await _begin_now(conn)
             if not write:
                 await raw.execute(PG_READ_PLANNER_SETTINGS)
             yield conn
+
+    def served_by_replica(self, conn: AsyncConnection) -> bool:
+        """Whether ``conn`` (from ``transaction``) is a replica's."""
+        return self.replicas is not None and conn.sync_engine.pool is not self.write_engine.sync_engine.pool
 
     @asynccontextmanager
     async def _sqlite_transaction(self, sqlite: SqliteStore, *, write: bool) -> AsyncIterator[Any]:
@@ -144,4 +201,16 @@ class Database:
         if self.sqlite is not None:
             self.sqlite.dispose()
             return
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.write_engine.dispose()
+
+
+def _pg_engine(url: URL, pool_size: int, pooler: str) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=pg_connect_args(pooler)
+    )
+
+
+def _repeatable_read(engine: AsyncEngine) -> AsyncEngine:
+    return engine.execution_options(isolation_level="REPEATABLE READ")
