@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import catalog, demo, holds, operator, server, verify
+from billbook.cli import archive, catalog, demo, holds, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -20,6 +20,7 @@ operator.register(app)
 verify.register(app)
 catalog.register(app)
 holds.register(app)
+archive.register(app)
 
 try:  # the customer commands (search, export, usage, balance) speak HTTP only
     from billbook.cli import customer

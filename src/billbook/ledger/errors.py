@@ -45,3 +45,8 @@ class NotFound(BillbookError, status=404):
 
 class Conflict(BillbookError, status=409):
     """An idempotency key reused with another payload, or an illegal status transition."""
+
+
+class Archived(BillbookError, status=410):
+    """Records of a month that was archived to Parquet (``billbook archive``): the message names the
+    month and the file, and the rollups (usage, daily counts) of that month still answer."""

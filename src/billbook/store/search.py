@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
+from billbook.vocabulary import BillingType
 from billbook.store.tables import billing_daily, billing_records, predictions, usage_daily
 
 
@@ -53,6 +54,10 @@ class _Shape:
     #: ``(account_id, model_uuid, created_at, id)`` in order, which ``= ANY(list)`` cannot.
     one_model: bool = False
     one_key: bool = False
+    #: Refunds of a model or key: the few records of a type, found through the type's index
+    #: (a model's or key's index would walk its deducts too, which statistics taken before a bulk
+    #: load cannot tell apart).
+    by_type: bool = False
 
 
 def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
@@ -60,6 +65,7 @@ def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None
         dialect.name(conn), c.billing_type is not None, low is not None, high is not None,
         bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
         len(set(c.model_uuids)) == 1, len(set(c.access_key_ids)) == 1,
+        c.billing_type == BillingType.REFUND and bool(c.model_uuids or c.access_key_ids),
     )
 
 
@@ -90,14 +96,18 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         where.append(r.created_at >= bindparam("low"))
     if shape.high:
         where.append(r.created_at <= bindparam("high"))
+    # ``model_uuid || ''`` still filters by the model but cannot lead an index (see ``by_type``).
+    unindexed = shape.by_type and shape.dialect == dialect.POSTGRESQL
+    model = (r.model_uuid + literal_column("''")) if unindexed else r.model_uuid
+    key = (r.access_key_id + literal_column("''")) if unindexed else r.access_key_id
     if shape.one_model:
-        where.append(r.model_uuid == bindparam("model"))
+        where.append(model == bindparam("model"))
     elif shape.models:
-        where.append(dialect.among(shape.dialect, r.model_uuid, "models"))
+        where.append(dialect.among(shape.dialect, model, "models"))
     if shape.one_key:
-        where.append(r.access_key_id == bindparam("key"))
+        where.append(key == bindparam("key"))
     elif shape.keys:
-        where.append(dialect.among(shape.dialect, r.access_key_id, "keys"))
+        where.append(dialect.among(shape.dialect, key, "keys"))
     if shape.predictions:
         p = predictions.c
         owner = (p.account_id + literal_column("0")) if by_prediction else p.account_id
@@ -238,8 +248,27 @@ def _page_statement(shape: _Shape) -> Any:
         inner = (chosen.c.created_at, chosen.c.id)
         chosen_order = tuple(c.asc() for c in inner) if shape.ascending else tuple(c.desc() for c in inner)
         chosen_ids = select(chosen.c.id).order_by(*chosen_order).offset(bindparam("offset")).limit(bindparam("limit"))
-        # The page's ids as one array (an InitPlan): the records are then fetched by primary key.
-        return view_query().where(r.id == any_(func.array(chosen_ids.scalar_subquery()))).order_by(*order)
+        chosen_times = select(chosen.c.created_at).order_by(*chosen_order).offset(bindparam("offset")).limit(bindparam("limit"))
+        # The page's ids (and times) as arrays (InitPlans): the records are then fetched by primary
+        # key, in the partitions of those times only.
+        return (
+            view_query()
+            .where(
+                r.id == any_(func.array(chosen_ids.scalar_subquery())),
+                r.created_at == any_(func.array(chosen_times.scalar_subquery())),
+            )
+            .order_by(*order)
+        )
+    if shape.dialect == dialect.POSTGRESQL:
+        # ``(created_at, id)``: each record is then fetched from its own month's partition.
+        keys = (
+            select(r.created_at, r.id)
+            .where(and_(*_conditions(shape)))
+            .order_by(*order)
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        )
+        return view_query().where(tuple_(r.created_at, r.id).in_(keys)).order_by(*order)
     ids = (
         select(r.id)
         .where(and_(*_conditions(shape)))
