@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger.errors import BillbookError, InvalidRequest
+from billbook.ledger.errors import Archived, BillbookError, InvalidRequest
 from billbook.store import archive as store
 from billbook.store.archive import ArchivedMonth
 from billbook.store.partitions import Month
@@ -85,4 +85,24 @@ async def archive(transaction: Transaction, before: str, out: Path) -> list[Arch
     for month in months:
         async with transaction() as conn:
             done.append(await archive_month(conn, month, out))
+        async with transaction() as conn:
+            await store.drop_detached(conn, month)
     return done
+
+
+async def online_from(conn: AsyncConnection, start_ms: int | None, field: str) -> int | None:
+    """``start_ms`` checked against the archived months: a time in one of them is refused (410,
+    naming the month and its file); no start becomes the first millisecond still online, so an open
+    range covers what the database holds (``None`` when nothing was archived)."""
+    found = await store.archived_before(conn)
+    if found is None:
+        return start_ms
+    end_ms, month, path = found
+    if start_ms is None:
+        return end_ms
+    if start_ms < end_ms:
+        raise Archived(
+            f"{field}: records before {Month.of_ms(end_ms)} were archived (months up to {month}, "
+            f"the last in {path}); ask from {Month.of_ms(end_ms)}-01 on"
+        )
+    return start_ms

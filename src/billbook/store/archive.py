@@ -53,8 +53,11 @@ async def rows(conn: AsyncConnection, month: Month) -> AsyncIterator[list[dict[s
         billing_records.c.created_at >= month.start_ms, billing_records.c.created_at < month.end_ms
     ).order_by(billing_records.c.id)
     result = await conn.stream(query.execution_options(yield_per=BATCH_ROWS))
-    async for batch in result.mappings().partitions(BATCH_ROWS):
-        yield [dict(row) for row in batch]
+    try:
+        async for batch in result.mappings().partitions(BATCH_ROWS):
+            yield [dict(row) for row in batch]
+    finally:
+        await result.close()  # the cursor holds the partition open: it is dropped next
 
 
 async def summarise(conn: AsyncConnection, month: Month) -> list[dict[str, int]]:
@@ -69,7 +72,7 @@ async def summarise(conn: AsyncConnection, month: Month) -> list[dict[str, int]]
 
 
 async def record(conn: AsyncConnection, month: Month, path: str, per_account: list[dict[str, int]], at: int) -> ArchivedMonth:
-    """Remember what the month held, then detach and drop its partition."""
+    """Remember what the month held, then detach its partition (``drop_detached`` drops it)."""
     done = ArchivedMonth(
         str(month), path, sum(a["records"] for a in per_account), sum(a["delta_sum"] for a in per_account)
     )
@@ -81,8 +84,13 @@ async def record(conn: AsyncConnection, month: Month, path: str, per_account: li
     if per_account:
         await conn.execute(insert(billing_archive_accounts), [a | {"month": done.month} for a in per_account])
     await conn.execute(text(f"ALTER TABLE {partitions.PARENT} DETACH PARTITION {month.table}"))
-    await conn.execute(text(f"DROP TABLE {month.table}"))
     return done
+
+
+async def drop_detached(conn: AsyncConnection, month: Month) -> None:
+    """Drop an archived month's detached table (in its own transaction: the archiving one still
+    has the table open through its cursor)."""
+    await conn.execute(text(f"DROP TABLE IF EXISTS {month.table}"))
 
 
 async def archived_before(conn: AsyncConnection) -> tuple[int, str, str] | None:
