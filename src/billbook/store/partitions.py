@@ -106,12 +106,33 @@ async def create_month(conn: AsyncConnection, month: Month) -> int:
     return int(moved.rowcount or 0)
 
 
+async def _default_has_rows(conn: AsyncConnection) -> bool:
+    found = await conn.execute(
+        text(f"SELECT 1 FROM {DEFAULT} WHERE created_at >= :floor LIMIT 1"), {"floor": Month.parse(FLOOR).start_ms}
+    )
+    return found.first() is not None
+
+
 async def _default_months(conn: AsyncConnection) -> list[Month]:
     rows = await conn.execute(
-        text(f"SELECT DISTINCT (created_at / 86400000) AS day FROM {DEFAULT} WHERE created_at >= :floor"),
+        text(f"SELECT DISTINCT created_at / 86400000 AS day FROM {DEFAULT} WHERE created_at >= :floor"),
         {"floor": Month.parse(FLOOR).start_ms},
     )
     return sorted({Month.of_ms(int(day) * 86_400_000) for (day,) in rows})
+
+
+async def make_months(conn: AsyncConnection, first: Month, last: Month) -> list[Month]:
+    """Give every month from ``first`` to ``last`` that has none its partition (a bulk load makes
+    its range first, so that its rows go straight into their months). Returns the months made."""
+    have = set(await months(conn))
+    made = []
+    month = first
+    while month <= last:
+        if month not in have:
+            await create_month(conn, month)
+            made.append(month)
+        month = month.plus(1)
+    return made
 
 
 async def maintain(conn: AsyncConnection, now_ms: int, ahead: int = AHEAD_MONTHS) -> list[Month]:
@@ -122,11 +143,13 @@ async def maintain(conn: AsyncConnection, now_ms: int, ahead: int = AHEAD_MONTHS
     other transactions too); at start, or from a scheduled ``billbook partitions``."""
     if not dialect.partitioned_records(conn):
         return []
+    current = Month.of_ms(now_ms)
+    ahead_months = {current.plus(i) for i in range(ahead + 1)}
+    if ahead_months <= set(await months(conn)) and not await _default_has_rows(conn):
+        return []  # the usual start: nothing to make, and no lock taken
     await conn.execute(text(f"LOCK TABLE {PARENT} IN SHARE ROW EXCLUSIVE MODE"))
     have = set(await months(conn))
-    current = Month.of_ms(now_ms)
-    wanted = {current.plus(i) for i in range(ahead + 1)} | set(await _default_months(conn))
-    made = sorted(wanted - have)
+    made = sorted((ahead_months | set(await _default_months(conn))) - have)
     for month in made:
         await create_month(conn, month)
     return made
