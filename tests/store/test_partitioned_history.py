@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from billbook.ledger import accounts, archive, funds, keys, search
+from billbook.ledger import accounts, archive, charges, funds, keys, search
 from billbook.ledger.charges import Charge, charge
 from billbook.ledger.errors import Archived, Conflict
 from billbook.store import partitions
@@ -162,6 +162,18 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, tmp_pa
             await search.search(conn, search.Criteria(account_id=account_id, start_ms=NOV_2024), 1, 10)
         online = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
     assert online.total == 1 and online.items[0].created_at == MAR_2025
-    with pytest.raises(IntegrityError):  # an archived record's reference is still taken
-        async with pg.transaction(write=True) as conn:
-            await funds.recharge(conn, account_id, 10_000, "nov", at=MAR_2025)
+    # Writes that would reach into an archived month are refused by name; the rest go on.
+    attempts = [
+        lambda conn: funds.recharge(conn, account_id, 10_000, "nov", at=MAR_2025),
+        lambda conn: funds.recharge(conn, account_id, 10_000, "back-dated", at=DEC_2024),
+        lambda conn: charge(conn, Charge(prediction_uuid=f"{1:032x}", access_key_id=key, model_uuid="m", price=101, created_at=DEC_2024)),
+        lambda conn: charge(conn, Charge(prediction_uuid=f"{9:032x}", access_key_id=key, model_uuid="m", price=1, created_at=DEC_2024)),
+        lambda conn: charges.set_status(conn, f"{1:032x}", "failed"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Archived, match="archived month"):
+            async with pg.transaction(write=True) as conn:
+                await attempt(conn)
+    async with pg.transaction(write=True) as conn:
+        await charge(conn, Charge(prediction_uuid=f"{9:032x}", access_key_id=key, model_uuid="m", price=1, created_at=MAR_2025))
+    await assert_verified(pg)

@@ -106,3 +106,23 @@ async def online_from(conn: AsyncConnection, start_ms: int | None, field: str) -
             f"the last in {path}); ask from {Month.of_ms(end_ms)}-01 on"
         )
     return start_ms
+
+
+async def archived_end(conn: AsyncConnection) -> int | None:
+    """The first millisecond still online, or ``None`` when nothing was archived."""
+    found = await store.archived_before(conn)
+    return found[0] if found else None
+
+
+def archived_error(what: str, at: int) -> Archived:
+    """``what`` belongs to an archived month."""
+    return Archived(f"{what} is dated in {Month.of_ms(at)}, an archived month: its records are in Parquet files now")
+
+
+async def refuse_archived(conn: AsyncConnection, at: int | None, what: str) -> None:
+    """Refuse a write dated in an archived month (it would be out of reach of every search)."""
+    if at is None:
+        return
+    end = await archived_end(conn)
+    if end is not None and at < end:
+        raise archived_error(what, at)

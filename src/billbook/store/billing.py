@@ -107,6 +107,18 @@ async def by_reference(
     return _record(row) if row else None
 
 
+async def archived_key_at(
+    conn: AsyncConnection, account_id: int, billing_type: BillingType, reference: str
+) -> int | None:
+    """The time of the record that holds ``reference`` when only its key is left (the record's
+    month was archived); ``None`` otherwise, and always on SQLite (which never archives)."""
+    if not dialect.partitioned_records(conn):
+        return None
+    k = billing_record_keys.c
+    query = select(k.created_at).where(k.account_id == account_id, k.billing_type == billing_type, k.reference == reference)
+    return (await conn.execute(query)).scalar()
+
+
 _VIEWED = ("id", "uuid", "billing_type", "price", "delta", "balance_after", "access_key_id", "created_at", "updated_at")
 
 
