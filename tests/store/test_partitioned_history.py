@@ -133,7 +133,7 @@ async def test_a_back_dated_record_lands_in_its_month(pg: Database) -> None:
         where = (await conn.execute(text("SELECT tableoid::regclass::text FROM billing_records"))).scalar()
     assert where == partitions.DEFAULT  # no partition for that month yet
     async with pg.transaction(write=True) as conn:
-        made = await partitions.maintain(conn, OLD + 1, ahead=0)
+        made = await partitions.maintain(conn, OLD + 1, ahead=0, back=0)
         where = (await conn.execute(text("SELECT tableoid::regclass::text FROM billing_records"))).scalar()
     assert Month(2019, 5) in made and where == Month(2019, 5).table
     await assert_verified(pg)
@@ -145,7 +145,7 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, tmp_pa
         await funds.recharge(conn, account_id, 10_000, "nov", at=NOV_2024)
         for n, at in enumerate((NOV_2024, DEC_2024, DEC_2024 + 1, MAR_2025)):
             await charge(conn, Charge(prediction_uuid=f"{n:032x}", access_key_id=key, model_uuid="m", price=100 + n, created_at=at))
-        await partitions.maintain(conn, MAR_2025, ahead=0)
+        await partitions.maintain(conn, MAR_2025, ahead=0, back=0)
     async with pg.transaction(write=False) as conn:
         expected = dict((await conn.execute(text(
             f"SELECT count(*), sum(delta) FROM billing_records WHERE created_at < {Month(2025, 1).start_ms}"

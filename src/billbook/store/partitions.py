@@ -3,7 +3,7 @@
 The table is ``PARTITION BY RANGE (created_at)`` with one partition per UTC month
 (``billing_records_pYYYYMM``) and a DEFAULT partition that takes any record whose month has no
 partition yet (a charge back-dated into a month before the first one, or past the months made
-ahead). ``maintain`` makes the months ahead of now and gives every month found in the default
+ahead). ``maintain`` makes the months ahead of now (and a year back) and gives every month found in the default
 partition its own partition, moving those rows; it runs at every start and from
 ``billbook partitions``. SQLite keeps one plain table: nothing here runs there.
 """
@@ -24,6 +24,8 @@ DEFAULT = "billing_records_default"
 #: Months made ahead of the current one, so that a server left running a year still writes into
 #: monthly partitions.
 AHEAD_MONTHS = 12
+#: Months made before the current one: a charge back-dated up to a year lands in its own month.
+BACK_MONTHS = 12
 #: Months before this one never get a partition of their own: their records (back-dated far into
 #: the past) stay in the default partition.
 FLOOR = "2000-01"
@@ -135,16 +137,17 @@ async def make_months(conn: AsyncConnection, first: Month, last: Month) -> list[
     return made
 
 
-async def maintain(conn: AsyncConnection, now_ms: int, ahead: int = AHEAD_MONTHS) -> list[Month]:
-    """Make the partitions of this month and ``ahead`` months after it, and of every month with
-    records in the default partition (from ``FLOOR`` on). Returns the months made.
+async def maintain(conn: AsyncConnection, now_ms: int, ahead: int = AHEAD_MONTHS, back: int = BACK_MONTHS) -> list[Month]:
+    """Make the partitions of this month, ``back`` months before it and ``ahead`` months after it,
+    and of every month with records in the default partition (from ``FLOOR`` on). Returns the
+    months made.
 
     Takes the table's exclusive lock for the few statements it runs (writers wait, readers of
     other transactions too); at start, or from a scheduled ``billbook partitions``."""
     if not dialect.partitioned_records(conn):
         return []
     current = Month.of_ms(now_ms)
-    ahead_months = {current.plus(i) for i in range(ahead + 1)}
+    ahead_months = {current.plus(i) for i in range(-back, ahead + 1)}
     if ahead_months <= set(await months(conn)) and not await _default_has_rows(conn):
         return []  # the usual start: nothing to make, and no lock taken
     await conn.execute(text(f"LOCK TABLE {PARENT} IN SHARE ROW EXCLUSIVE MODE"))

@@ -2,7 +2,8 @@
 archived months in ``billing_archives``
 
 PostgreSQL: ``billing_records`` becomes ``PARTITION BY RANGE (created_at)`` with one partition per
-UTC month from the oldest record's month (not before 2000-01) to twelve months ahead, and a DEFAULT
+UTC month from the oldest record's month (not before 2000-01; at least a year back) to twelve
+months ahead, and a DEFAULT
 partition (records before 2000-01 stay there). Rows are copied in one statement, then the indexes are built. A unique constraint on a
 partitioned table must include the partition key, which would let a retry in another month slip
 past it, so the three unique keys (``uuid``; ``account_id, billing_type, reference``;
@@ -89,7 +90,8 @@ def _partition() -> None:
     oldest = bind.execute(sa.text(f"SELECT min(created_at) FROM {OLD} WHERE created_at >= {floor}")).scalar()
     now = partitions.Month.of_ms(int(time.time() * 1000))
     # Every month from the oldest record's on (older ones, before FLOOR, stay in the default).
-    month = min(partitions.Month.of_ms(oldest), now) if oldest is not None else now
+    back = now.plus(-partitions.BACK_MONTHS)
+    month = min(partitions.Month.of_ms(oldest), back) if oldest is not None else back
     while month <= now.plus(partitions.AHEAD_MONTHS):
         low, high = month.start_ms, month.end_ms
         op.execute(f"CREATE TABLE {month.table} PARTITION OF billing_records FOR VALUES FROM ({low}) TO ({high})")
