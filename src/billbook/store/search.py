@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billbook.store import dialect
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
-from billbook.vocabulary import BillingType
 from billbook.store.tables import billing_daily, billing_records, predictions, usage_daily
+from billbook.vocabulary import BillingType
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ billing_records = Table(
     UniqueConstraint("order_id", "billing_type", name="uq_billing_records_order_type"),
 )
 
-#: PostgreSQL only: each record's unique keys, unpartitioned, so that a retry dated in another month
+#: Each record's unique keys on PostgreSQL (empty on SQLite, whose ``billing_records`` keeps them), unpartitioned, so that a retry dated in another month
 #: than the record it repeats still collides. Written in the record's transaction; kept when a
 #: month is archived, so a reference or an order is never billed twice even then.
 billing_record_keys = Table(

@@ -9,8 +9,8 @@ partitioned table must include the partition key, which would let a retry in ano
 past it, so the three unique keys (``uuid``; ``account_id, billing_type, reference``;
 ``order_id, billing_type``) move to ``billing_record_keys``, one narrow row per record, written in
 the record's transaction. The primary key becomes ``(id, created_at)``; ids still come from the one
-sequence. SQLite keeps its plain table and constraints; ``billing_archives`` exists on both (SQLite
-never archives, the table stays empty).
+sequence. SQLite keeps its plain table and constraints; ``billing_record_keys`` and
+``billing_archives`` exist there too, and stay empty (SQLite never partitions nor archives).
 
 Revision ID: 0011
 Revises: 0005
@@ -112,14 +112,14 @@ def _partition() -> None:
 
 def upgrade() -> None:
     _archives_table()
-    if op.get_bind().dialect.name == "sqlite":
-        return
-    _keys_table()
-    _partition()
+    _keys_table()  # SQLite keeps its constraints on billing_records: the table stays empty there
+    if op.get_bind().dialect.name != "sqlite":
+        _partition()
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         raise NotImplementedError("partitioned history is not taken back; restore a backup taken before 0011")
+    op.drop_table("billing_record_keys")
     op.drop_table("billing_archive_accounts")
     op.drop_table("billing_archives")
