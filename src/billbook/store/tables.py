@@ -149,7 +149,8 @@ billing_records = Table(
 billing_record_keys = Table(
     "billing_record_keys",
     metadata,
-    Column("id", BigInteger, primary_key=True),
+    #: The record's id (taken by ``billing_records``, not here).
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
     #: The record's partition key: a lookup through this table reads one partition.
     Column("created_at", Millis, nullable=False),
     Column("uuid", String(32), nullable=False, unique=True),
@@ -157,8 +158,12 @@ billing_record_keys = Table(
     Column("billing_type", String(16), nullable=False),
     Column("reference", String(200), nullable=True),
     Column("order_id", BigInteger, nullable=True),
-    UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_record_keys_reference"),
     UniqueConstraint("order_id", "billing_type", name="uq_billing_record_keys_order_type"),
+    # Partial: a NULL never collides, so the deducts (no reference) are left out of this one.
+    Index(
+        "uq_billing_record_keys_reference", "account_id", "billing_type", "reference", unique=True,
+        postgresql_where=text("reference IS NOT NULL"), sqlite_where=text("reference IS NOT NULL"),
+    ),
 )
 
 #: Months whose records were moved out to Parquet files (``billbook archive``): what was in them,

@@ -68,15 +68,20 @@ def _archives_table() -> None:
 def _keys_table() -> None:
     op.create_table(
         "billing_record_keys",
-        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("uuid", sa.String(32), nullable=False, unique=True),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("billing_type", sa.String(16), nullable=False),
         sa.Column("reference", sa.String(200), nullable=True),
         sa.Column("order_id", sa.BigInteger(), nullable=True),
-        sa.UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_record_keys_reference"),
         sa.UniqueConstraint("order_id", "billing_type", name="uq_billing_record_keys_order_type"),
+    )
+    # Partial: a NULL never collides in a unique index, so leaving out the deducts (which have no
+    # reference) changes nothing but the size. Looked up with ``reference = :x`` only.
+    op.create_index(
+        "uq_billing_record_keys_reference", "billing_record_keys", ["account_id", "billing_type", "reference"],
+        unique=True, postgresql_where=sa.text("reference IS NOT NULL"), sqlite_where=sa.text("reference IS NOT NULL"),
     )
 
 
