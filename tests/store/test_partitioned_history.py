@@ -160,6 +160,8 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, tmp_pa
     async with pg.transaction(write=False) as conn:
         with pytest.raises(Archived, match="2024-12"):
             await search.search(conn, search.Criteria(account_id=account_id, start_ms=NOV_2024), 1, 10)
+        with pytest.raises(Archived, match="end_time"):
+            await search.search(conn, search.Criteria(account_id=account_id, end_ms=DEC_2024), 1, 10)
         online = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
     assert online.total == 1 and online.items[0].created_at == MAR_2025
     # Writes that would reach into an archived month are refused by name; the rest go on.

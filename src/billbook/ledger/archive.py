@@ -90,22 +90,23 @@ async def archive(transaction: Transaction, before: str, out: Path) -> list[Arch
     return done
 
 
-async def online_from(conn: AsyncConnection, start_ms: int | None, field: str) -> int | None:
-    """``start_ms`` checked against the archived months: a time in one of them is refused (410,
-    naming the month and its file); no start becomes the first millisecond still online, so an open
-    range covers what the database holds (``None`` when nothing was archived)."""
+async def online_from(conn: AsyncConnection, start_ms: int | None, end_ms: int | None) -> int | None:
+    """A search's start checked against the archived months: a start (or an end with no start) in
+    one of them is refused (410, naming the month and its file); no start becomes the first
+    millisecond still online, so an open range covers what the database holds. Unchanged when
+    nothing was archived."""
     found = await store.archived_before(conn)
     if found is None:
         return start_ms
-    end_ms, month, path = found
-    if start_ms is None:
-        return end_ms
-    if start_ms < end_ms:
+    online, month, path = found
+    reaching = start_ms if start_ms is not None else end_ms
+    if reaching is not None and reaching < online:
+        field = "start_time" if start_ms is not None else "end_time"
         raise Archived(
-            f"{field}: records before {Month.of_ms(end_ms)} were archived (months up to {month}, "
-            f"the last in {path}); ask from {Month.of_ms(end_ms)}-01 on"
+            f"{field}: records before {Month.of_ms(online)} were archived (months up to {month}, "
+            f"the last in {path}); ask from {Month.of_ms(online)}-01 on"
         )
-    return start_ms
+    return start_ms if start_ms is not None else online
 
 
 async def archived_end(conn: AsyncConnection) -> int | None:

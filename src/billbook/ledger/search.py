@@ -157,7 +157,7 @@ async def search(conn: AsyncConnection, criteria: Criteria, page: int, page_size
 
     Archived months are out of reach: a start in one of them is refused (410, naming the archive);
     without a start the search begins at the first month still online."""
-    start = await archive.online_from(conn, criteria.start_ms, "start_time")
+    start = await archive.online_from(conn, criteria.start_ms, criteria.end_ms)
     if start != criteria.start_ms:
         criteria = replace(criteria, start_ms=start)
     if criteria.by_day:
