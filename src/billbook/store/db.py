@@ -29,7 +29,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Disabling those plan types (they stay possible if nothing else is, at a huge cost) leaves the
 #: ordered index scans the only sensible plans, whatever the statistics say.
 PG_READ_PLANNER_SETTINGS = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
+    " SET LOCAL plan_cache_mode = force_generic_plan"
 )
 
 

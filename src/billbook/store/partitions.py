@@ -21,9 +21,9 @@ from billbook.store import dialect
 
 PARENT = "billing_records"
 DEFAULT = "billing_records_default"
-#: Months made ahead of the current one, so that a server left running a year still writes into
-#: monthly partitions.
-AHEAD_MONTHS = 12
+#: Months made ahead of the current one (as pg_partman's default premake): few, since every month
+#: is planned for by every query that cannot prune; more come at each start or `billbook partitions`.
+AHEAD_MONTHS = 4
 #: Months made before the current one: a charge back-dated up to a year lands in its own month.
 BACK_MONTHS = 12
 #: Months before this one never get a partition of their own: their records (back-dated far into
