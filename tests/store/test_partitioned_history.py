@@ -7,19 +7,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from billbook.api.app import create_app
 from billbook.ledger import accounts, archive, charges, funds, keys, search
 from billbook.ledger.charges import Charge, charge
 from billbook.ledger.errors import Archived, Conflict
 from billbook.store import partitions
+from billbook.settings import Settings
 from billbook.store.db import Database
 from billbook.store.migrate import upgrade
 from billbook.store.partitions import Month
 from tests.checks import assert_verified
-from tests.conftest import drop_pg_database, new_pg_database
+from tests.conftest import ADMIN_TOKEN, drop_pg_database, new_pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -46,10 +49,15 @@ async def pg(own_url: str) -> AsyncIterator[Database]:
 
 
 async def _account(db: Database) -> tuple[int, str]:
+    account_id, key = await _account_and_key(db)
+    return account_id, key.access_key_id
+
+
+async def _account_and_key(db: Database) -> tuple[int, keys.IssuedKey]:
     async with db.transaction(write=True) as conn:
         account = await accounts.create_account(conn, "a", 0)
         key = await keys.create_key(conn, account.id, "k")
-    return account.id, key.access_key_id
+    return account.id, key
 
 
 async def _tables(db: Database) -> set[str]:
@@ -139,8 +147,9 @@ async def test_a_back_dated_record_lands_in_its_month(pg: Database) -> None:
     await assert_verified(pg)
 
 
-async def test_archived_months_round_trip_and_still_balance(pg: Database, tmp_path: Path) -> None:
-    account_id, key = await _account(pg)
+async def test_archived_months_round_trip_and_still_balance(pg: Database, own_url: str, tmp_path: Path) -> None:
+    account_id, issued = await _account_and_key(pg)
+    key = issued.access_key_id
     async with pg.transaction(write=True) as conn:
         await funds.recharge(conn, account_id, 10_000, "nov", at=NOV_2024)
         for n, at in enumerate((NOV_2024, DEC_2024, DEC_2024 + 1, MAR_2025)):
@@ -164,6 +173,18 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, tmp_pa
             await search.search(conn, search.Criteria(account_id=account_id, end_ms=DEC_2024), 1, 10)
         online = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
     assert online.total == 1 and online.items[0].created_at == MAR_2025
+    # Over HTTP: a search of archived months says where they went; their usage still answers.
+    app = create_app(Settings(database_url=own_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test") as http:
+            auth = {"Authorization": f"Bearer {issued.api_key}"}
+            gone = await http.post("/api/v3/billings/search", json={"start_time": NOV_2024}, headers=auth)
+            usage = await http.post(
+                "/api/v3/user/usage_stats", json={"start_time": NOV_2024, "end_time": NOV_2024 + 86_400_000}, headers=auth
+            )
+    assert gone.status_code == 410 and "2024-12" in gone.json()["message"] and "parquet" in gone.json()["message"]
+    assert usage.status_code == 200 and "0.1" in usage.text
     # Writes that would reach into an archived month are refused by name; the rest go on.
     attempts = [
         lambda conn: funds.recharge(conn, account_id, 10_000, "nov", at=MAR_2025),

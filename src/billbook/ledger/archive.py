@@ -78,7 +78,7 @@ async def archive(transaction: Transaction, before: str, out: Path) -> list[Arch
         raise InvalidRequest("before must not be after the current month")
     out.mkdir(parents=True, exist_ok=True)
     async with transaction() as conn:
-        months = await store.months_before(conn, cut)
+        months = await store.months_before(conn, cut, now_ms())
         if not months and not await store.partitioned(conn):
             raise InvalidRequest("archiving needs PostgreSQL (billing records are partitioned by month there)")
     done = []

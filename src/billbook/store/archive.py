@@ -35,10 +35,12 @@ async def partitioned(conn: AsyncConnection) -> bool:
     return dialect.partitioned_records(conn)
 
 
-async def months_before(conn: AsyncConnection, before: Month) -> list[Month]:
-    """Months with a partition that ends at or before ``before``'s start, oldest first."""
+async def months_before(conn: AsyncConnection, before: Month, now_ms: int) -> list[Month]:
+    """Months with a partition that ends at or before ``before``'s start, oldest first; records of
+    such months waiting in the default partition get their month first, so they are archived too."""
     if not dialect.partitioned_records(conn):
         return []
+    await partitions.maintain(conn, now_ms)
     return [m for m in await partitions.months(conn) if m < before]
 
 
