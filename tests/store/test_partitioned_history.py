@@ -180,11 +180,14 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, own_ur
         async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test") as http:
             auth = {"Authorization": f"Bearer {issued.api_key}"}
             gone = await http.post("/api/v3/billings/search", json={"start_time": NOV_2024}, headers=auth)
-            usage = await http.post(
+            whole_days = {"start_time": Month(2024, 11).start_ms, "end_time": Month(2024, 12).start_ms - 1}
+            usage = await http.post("/api/v3/user/usage_stats", json=whole_days, headers=auth)
+            part_day = await http.post(
                 "/api/v3/user/usage_stats", json={"start_time": NOV_2024, "end_time": NOV_2024 + 86_400_000}, headers=auth
             )
     assert gone.status_code == 410 and "2024-12" in gone.json()["message"] and "parquet" in gone.json()["message"]
-    assert usage.status_code == 200 and "0.1" in usage.text
+    assert usage.status_code == 200 and usage.json()["data"]["summary"]["total_requests"] == 1, usage.text
+    assert part_day.status_code == 410 and "whole UTC days" in part_day.json()["message"]
     # Writes that would reach into an archived month are refused by name; the rest go on.
     attempts = [
         lambda conn: funds.recharge(conn, account_id, 10_000, "nov", at=MAR_2025),
