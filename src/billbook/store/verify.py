@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from billbook.store import dialect
 from billbook.store.archive import archived_before
 from billbook.store.tables import (
     access_keys,
@@ -167,6 +168,16 @@ class CellDifference:
 
 async def _rows(conn: AsyncConnection, query: Any, limit: int, row_type: type) -> list[Any]:
     return [row_type(**row) for row in (await conn.execute(query.limit(limit))).mappings()]
+
+
+async def allow_full_scans(conn: AsyncConnection) -> None:
+    """``verify`` reads every row: the read transaction's OLTP planner settings (no sequential scans,
+    no sorts, ``db.PG_READ_PLANNER_SETTINGS``) would leave it nested loops over partitioned records
+    that have no index by order. Restored for the rest of its transaction (PostgreSQL only)."""
+    if dialect.name(conn) == dialect.POSTGRESQL:
+        await conn.execute(
+            text("SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on; SET LOCAL enable_bitmapscan = on")
+        )
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:
