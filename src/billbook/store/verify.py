@@ -175,9 +175,8 @@ async def allow_full_scans(conn: AsyncConnection) -> None:
     no sorts, ``db.PG_READ_PLANNER_SETTINGS``) would leave it nested loops over partitioned records
     that have no index by order. Restored for the rest of its transaction (PostgreSQL only)."""
     if dialect.name(conn) == dialect.POSTGRESQL:
-        await conn.execute(
-            text("SET LOCAL enable_seqscan = on; SET LOCAL enable_sort = on; SET LOCAL enable_bitmapscan = on")
-        )
+        for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+            await conn.execute(text(f"SET LOCAL {setting} = on"))
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:
