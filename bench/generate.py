@@ -52,7 +52,9 @@ from sqlalchemy.engine import make_url
 from billbook.ledger import credentials
 from billbook.ledger import keys as ledger_keys
 from billbook.store.db import Database
+from billbook.store import partitions
 from billbook.store.migrate import upgrade
+from billbook.store.partitions import Month
 from billbook.times import MS_PER_DAY, now_ms
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -83,10 +85,18 @@ NAME_A = ("North", "Blue", "Bright", "Silver", "Red", "Quiet", "Rapid", "Open", 
 NAME_B = ("wind", "field", "stone", "leaf", "river", "pixel", "frame", "spark", "wave", "forge", "lens", "grid")
 NAME_C = ("Labs", "Studio", "AI", "Media", "Games", "Apps", "Works", "Inc", "Creative", "Systems")
 
+#: ``billing_record_keys`` (PostgreSQL: the records' unique keys, outside the monthly partitions).
+KEY_COLUMNS_PG = ("id", "created_at", "uuid", "account_id", "billing_type", "reference", "order_id")
 RECORD_COLUMNS = (
     "id", "uuid", "account_id", "billing_type", "price", "delta", "balance_after", "ak_id", "order_id", "prediction_id",
     "model_uuid", "access_key_id", "reference", "reason", "created_at", "updated_at",
 )
+_KEY_AT = tuple(RECORD_COLUMNS.index(c) for c in KEY_COLUMNS_PG)
+
+
+def _record_keys(record: tuple) -> tuple:
+    """A record's row of ``billing_record_keys``, from its row of ``RECORD_COLUMNS``."""
+    return tuple(record[i] for i in _KEY_AT)
 #: Every prediction's hold expires an hour after its charge (the server's default).
 HOLD_MS = 3_600_000
 PREDICTION_COLUMNS = (
@@ -540,10 +550,15 @@ async def _pg_recreate(url: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
+async def _migrate(url: str, first_ms: int | None = None, last_ms: int | None = None) -> None:
+    """Migrate; on PostgreSQL also make the monthly partitions of the data's range, so that the
+    records go straight into their months (not into the default partition)."""
     db = Database(url)
     try:
         await upgrade(db)
+        if first_ms is not None and last_ms is not None and not db.is_sqlite:
+            async with db.transaction(write=True) as conn:
+                await partitions.make_months(conn, Month.of_ms(first_ms), Month.of_ms(last_ms))
     finally:
         await db.dispose()
 
@@ -580,7 +595,8 @@ async def _pg_drop_secondary(conn, tables: tuple[str, ...]) -> list[str]:  # noq
     )
     for row in indexes:
         await conn.execute(f'DROP INDEX "{row["name"]}"')
-        restore_idx.append(row["def"])
+        # A partitioned table's index is shown ``ON ONLY`` the parent: rebuilt so, it would cover no partition.
+        restore_idx.append(row["def"].replace(" ON ONLY ", " ON "))
     # Unique constraints (their indexes) before foreign keys, which may need them.
     unique_first = sorted(restore_con, key=lambda ddl: " FOREIGN KEY " in ddl)
     return restore_idx + unique_first
@@ -591,7 +607,7 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
 
     if args.recreate:
         await _pg_recreate(url)
-    await _migrate(url)
+    await _migrate(url, gen.first_day * MS_PER_DAY, gen.end_ms)
     timer.lap("migrate")
     conn = await asyncpg.connect(_pg_dsn(url))
     try:
@@ -606,12 +622,13 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         first = (await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM access_keys")) + 1
         await conn.copy_records_to_table("access_keys", records=_bulk_keys(gen, {a.id for a in measured}, first), columns=KEY_COLUMNS)
         timer.lap("accounts and keys")
-        restore = [] if args.keep_indexes else await _pg_drop_secondary(conn, ("predictions", "orders", "billing_records"))
+        restore = [] if args.keep_indexes else await _pg_drop_secondary(conn, ("predictions", "orders", "billing_records", "billing_record_keys"))
         timer.lap("drop indexes")
         for records, predictions, orders in pipelined(gen, args.chunk):
             await conn.copy_records_to_table("predictions", records=predictions, columns=PREDICTION_COLUMNS)
             await conn.copy_records_to_table("orders", records=orders, columns=ORDER_COLUMNS)
             await conn.copy_records_to_table("billing_records", records=records, columns=RECORD_COLUMNS)
+            await conn.copy_records_to_table("billing_record_keys", records=map(_record_keys, records), columns=KEY_COLUMNS_PG)
             _progress(records, args.records)
         timer.lap("generate and copy")
         for ddl in restore:

@@ -12,6 +12,8 @@ at the HTTP edge. The whole tree, as rendered by ``_billbook_error``:
      ├── NotFound (404) .............. unknown account, key, prediction or path
      ├── Conflict (409) .............. idempotency key reused with another payload,
      │                                 or an illegal status transition
+     ├── Archived (410) .............. records of a month archived to Parquet (search, back-dated
+     │                                 writes, retries of archived charges); names the month
      ├── PayloadTooLarge (413) ....... here: a body over ``BILLBOOK_MAX_BODY_BYTES``
      └── RateLimited (429) ........... here: carries ``retry_after`` in seconds
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from billbook.cli import admin, catalog, demo, holds, operator, server, verify
+from billbook.cli import admin, archive, catalog, demo, holds, operator, server, verify
 
 app = typer.Typer(
     name="billbook",
@@ -21,6 +21,7 @@ verify.register(app)
 catalog.register(app)
 holds.register(app)
 admin.register(app)
+archive.register(app)
 
 try:  # the customer commands (search, export, usage, balance, limits, webhooks) speak HTTP only
     from billbook.cli import customer, limits, webhooks

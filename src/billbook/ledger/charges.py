@@ -21,7 +21,7 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.ids import new_uuids
-from billbook.ledger import limits, pricing
+from billbook.ledger import archive, limits, pricing
 from billbook.ledger.errors import (
     BillbookError,
     Conflict,
@@ -303,6 +303,8 @@ async def _sort_out(
     answer retries of recorded charges."""
     existing = await prediction_store.many_with_orders(conn, {s.charge.prediction_uuid for s in valid})
     deducts = await billing_store.deducts_for_orders(conn, [e.order_id for e in existing.values()])
+    # Only back-dated charges can fall in an archived month: the archive is asked only for them.
+    online_from = await archive.archived_end(conn) if any(s.charge.created_at is not None for s in valid) else None
     new: list[_New] = []
     repeats: list[tuple[_Sent, KeyRow]] = []
     seen: set[str] = set()
@@ -312,8 +314,12 @@ async def _sort_out(
         found = existing.get(charge.prediction_uuid)
         if key is None:
             batch.refuse(index, charge.prediction_uuid, NotFound(f"access key {charge.access_key_id} not found"))
+        elif found is not None and found.order_id not in deducts:  # its deduct's month was archived
+            batch.refuse(index, charge.prediction_uuid, archive.archived_error(f"prediction {found.uuid}", found.created_at))
         elif found is not None:
             batch.answer_retry(sent, key, found, deducts[found.order_id])
+        elif online_from is not None and charge.created_at is not None and charge.created_at < online_from:
+            batch.refuse(index, charge.prediction_uuid, archive.archived_error("created_at", charge.created_at))
         elif charge.prediction_uuid in seen:
             repeats.append((sent, key))
         elif key.revoked_at is not None:
@@ -605,7 +611,8 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
         return StatusChange(uuid, new, changed=False, order_state=state, account_id=found.account_id)
     _check_transition(current, new, found)
     deduct = await billing_store.record_for_order(conn, found.order_id, BillingType.DEDUCT)
-    assert deduct is not None, "every order has its deduct"
+    if deduct is None:  # every order has its deduct, unless its month was archived
+        raise archive.archived_error(f"prediction {found.uuid}", found.created_at)
     # Never before the charge (a platform clock behind ours): a refund dated first would sort first.
     at = max(at if at is not None else now_ms(), deduct.created_at)
     await prediction_store.set_status(conn, found.prediction_id, new, at)

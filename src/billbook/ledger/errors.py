@@ -60,3 +60,8 @@ class Conflict(BillbookError, status=409):
 
 class ReadOnlyToken(BillbookError, status=403):
     """A write asked with a ``read`` admin token."""
+
+
+class Archived(BillbookError, status=410):
+    """Records of a month that was archived to Parquet (``billbook archive``): the message names the
+    month and the file, and the rollups (usage, daily counts) of that month still answer."""

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger import events, limits
+from billbook.ledger import archive, events, limits
 from billbook.ledger.errors import Conflict, InvalidRequest, NotFound
 from billbook.money import MAX_BALANCE_MICROS, format_usd
 from billbook.store import accounts as account_store
@@ -47,6 +47,11 @@ async def _apply(
     if balance is None:
         raise NotFound(f"account {account_id} not found")
     existing = await billing_store.by_reference(conn, account_id, billing_type, reference)
+    if existing is None:
+        archived_at = await billing_store.archived_key_at(conn, account_id, billing_type, reference)
+        if archived_at is not None:
+            raise archive.archived_error(f"reference {reference!r}", archived_at)
+    await archive.refuse_archived(conn, at, "at")
     if existing is not None:
         if existing.delta != delta or (reason is not None and existing.reason != reason):
             raise Conflict(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.ledger import archive
 from billbook.store import billing as billing_store
 from billbook.store import search as search_store
 from billbook.store.rows import RecordView
@@ -152,7 +153,13 @@ async def _page_by_index(conn: AsyncConnection, c: Criteria, page: int, page_siz
 
 
 async def search(conn: AsyncConnection, criteria: Criteria, page: int, page_size: int) -> Page:
-    """One page of an account's records. Past the end: no items and the true total."""
+    """One page of an account's records. Past the end: no items and the true total.
+
+    Archived months are out of reach: a start in one of them is refused (410, naming the archive);
+    without a start the search begins at the first month still online."""
+    start = await archive.online_from(conn, criteria.start_ms, criteria.end_ms)
+    if start != criteria.start_ms:
+        criteria = replace(criteria, start_ms=start)
     if criteria.by_day:
         return await _page_by_day(conn, criteria, page, page_size)
     return await _page_by_index(conn, criteria, page, page_size)

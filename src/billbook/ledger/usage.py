@@ -12,8 +12,10 @@ from typing import Unpack
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger.errors import InvalidRequest
+from billbook.ledger import archive
+from billbook.ledger.errors import Archived, InvalidRequest
 from billbook.store import usage as usage_store
+from billbook.store.partitions import Month
 from billbook.store.rows import DeductWithOutcome, UsageCell
 from billbook.store.usage import UsageFilters
 from billbook.times import MS_PER_DAY, day_of
@@ -67,11 +69,26 @@ async def usage_cells(
         edges = [(start_ms, first_full * MS_PER_DAY - 1), ((last_full + 1) * MS_PER_DAY, end_ms)]
     else:
         edges = [(start_ms, end_ms)]
+    edges = [(low, high) for low, high in edges if low <= high]
+    await _refuse_archived_edges(conn, edges)
     for low, high in edges:
         if low <= high:
             rows = await usage_store.deduct_rows(conn, account_id, start_ms=low, end_ms=high, **filters)
             cells += cells_from_deducts(rows)
     return cells
+
+
+async def _refuse_archived_edges(conn: AsyncConnection, edges: list[tuple[int, int]]) -> None:
+    """Part-days are counted from the records: in an archived month there are none left, and only
+    whole UTC days (from the daily rollups) can be answered; say so rather than count short."""
+    if not edges:
+        return
+    online = await archive.archived_end(conn)
+    if online is not None and min(low for low, _ in edges) < online:
+        raise Archived(
+            f"start_time/end_time: records before {Month.of_ms(online)} were archived; usage of those "
+            "months is answered for whole UTC days only (from 00:00:00.000 to 23:59:59.999)"
+        )
 
 
 def _net(cell: UsageCell) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
@@ -16,6 +16,7 @@ from billbook.store.tables import (
     access_keys,
     billing_daily,
     billing_monthly,
+    billing_record_keys,
     billing_records,
     orders,
     predictions,
@@ -37,6 +38,12 @@ async def insert_many(conn: AsyncConnection, records: Sequence[NewRecord]) -> li
     ]
     by_uuid = dict(await dialect.insert_returning(conn, billing_records, rows, ("uuid", "id")))
     ids = [int(by_uuid[record.uuid]) for record in records]
+    if dialect.partitioned_records(conn):
+        keys = [
+            {c: getattr(record, c) for c in _KEY_COLUMNS[1:]} | {"id": record_id}
+            for record, record_id in zip(records, ids, strict=True)
+        ]
+        await dialect.execute_many(conn, _keys_insert(), keys, _KEY_COLUMNS)
     per_day = Counter((r.account_id, r.created_at // MS_PER_DAY, r.billing_type) for r in records)
     counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
     await dialect.execute_many(conn, _count_upsert(dialect.name(conn)), counts, _COUNT_COLUMNS)
@@ -51,6 +58,14 @@ async def insert(conn: AsyncConnection, record: NewRecord) -> Record:
 
 
 _COUNT_COLUMNS = ("account_id", "day", "billing_type", "count")
+_KEY_COLUMNS = ("id", "created_at", "uuid", "account_id", "billing_type", "reference", "order_id")
+
+
+@lru_cache
+def _keys_insert() -> Any:
+    """The records' unique keys (PostgreSQL, see ``tables.billing_record_keys``): a duplicate
+    fails the transaction as the unique constraints of an unpartitioned table would."""
+    return dialect.many_rows_insert(dialect.POSTGRESQL, billing_record_keys, _KEY_COLUMNS)
 
 
 @lru_cache
@@ -95,16 +110,43 @@ def _record(row: Any) -> Record:
     return Record(**row)
 
 
+def _keyed(conn: AsyncConnection, *where: Any) -> Select:
+    """Records found by their unique keys: on PostgreSQL through ``billing_record_keys`` (whose
+    unique indexes answer), then each record by ``(id, created_at)`` in its one partition."""
+    if not dialect.partitioned_records(conn):
+        return select(billing_records).where(*(w(billing_records.c) for w in where))
+    k = billing_record_keys.c
+    return (
+        select(billing_records)
+        .select_from(billing_record_keys)
+        .join(billing_records, (billing_records.c.id == k.id) & (billing_records.c.created_at == k.created_at))
+        .where(*(w(k) for w in where))
+    )
+
+
 async def by_reference(
     conn: AsyncConnection, account_id: int, billing_type: BillingType, reference: str
 ) -> Record | None:
-    query = select(billing_records).where(
-        billing_records.c.account_id == account_id,
-        billing_records.c.billing_type == billing_type,
-        billing_records.c.reference == reference,
+    query = _keyed(
+        conn,
+        lambda c: c.account_id == account_id,
+        lambda c: c.billing_type == billing_type,
+        lambda c: c.reference == reference,
     )
     row = (await conn.execute(query)).mappings().first()
     return _record(row) if row else None
+
+
+async def archived_key_at(
+    conn: AsyncConnection, account_id: int, billing_type: BillingType, reference: str
+) -> int | None:
+    """The time of the record that holds ``reference`` when only its key is left (the record's
+    month was archived); ``None`` otherwise, and always on SQLite (which never archives)."""
+    if not dialect.partitioned_records(conn):
+        return None
+    k = billing_record_keys.c
+    query = select(k.created_at).where(k.account_id == account_id, k.billing_type == billing_type, k.reference == reference)
+    return (await conn.execute(query)).scalar()
 
 
 _VIEWED = (
@@ -134,7 +176,14 @@ async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Record
     """Joined views of the given record ids, in the order of ``ids``."""
     if not ids:
         return []
-    rows = (await conn.execute(view_query().where(billing_records.c.id.in_(ids)))).mappings()
+    if dialect.partitioned_records(conn):
+        # Each record in its own partition: ``(id, created_at)`` from the keys, not ``id`` alone in all.
+        k = billing_record_keys.c
+        chosen = select(k.id, k.created_at).where(dialect.one_of(conn, k.id, ids))
+        where = tuple_(billing_records.c.id, billing_records.c.created_at).in_(chosen)
+    else:
+        where = billing_records.c.id.in_(ids)
+    rows = (await conn.execute(view_query().where(where))).mappings()
     by_id = {row["id"]: RecordView(**row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -143,15 +192,13 @@ async def deducts_for_orders(conn: AsyncConnection, order_ids: Sequence[int]) ->
     """The ``deduct`` record of each order, by order id."""
     if not order_ids:
         return {}
-    query = select(billing_records).where(
-        dialect.one_of(conn, billing_records.c.order_id, order_ids), billing_records.c.billing_type == BillingType.DEDUCT
+    query = _keyed(
+        conn, lambda c: dialect.one_of(conn, c.order_id, order_ids), lambda c: c.billing_type == BillingType.DEDUCT
     )
     return {row["order_id"]: _record(row) for row in (await conn.execute(query)).mappings()}
 
 
 async def record_for_order(conn: AsyncConnection, order_id: int, billing_type: BillingType) -> Record | None:
-    query = select(billing_records).where(
-        billing_records.c.order_id == order_id, billing_records.c.billing_type == billing_type
-    )
+    query = _keyed(conn, lambda c: c.order_id == order_id, lambda c: c.billing_type == billing_type)
     row = (await conn.execute(query)).mappings().first()
     return _record(row) if row else None

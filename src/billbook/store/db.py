@@ -40,7 +40,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: ordered index scans the only sensible plans, whatever the statistics say.
 PG_READ_PLANNER_SETTINGS = (
     "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
-    " SET LOCAL jit = off"
+    " SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
 )
 #: ``application_name`` of billbook's connections (PgBouncer passes it on): which of a server's
 #: sessions are billbook's, in ``pg_stat_activity``.

@@ -29,6 +29,11 @@ The rest of ``store/`` asks this module and never tests a dialect's name itself.
    declared ``INTEGER`` to autoincrement.
 9. **Window functions and ``UPDATE … FROM``** (``billbook verify``, migrations) need SQLite 3.33 or
    newer; PostgreSQL has both.
+10. **Partitioned history**: on PostgreSQL ``billing_records`` is partitioned by month
+   (``store.partitions``); a unique constraint there would have to include ``created_at``, so the
+   idempotency keys live in the unpartitioned ``billing_record_keys`` and lookups by reference or
+   order go through it; a record is fetched by ``(created_at, id)`` so that one partition is read.
+   SQLite keeps one table with its unique constraints: ``partitioned_records``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ _PG = postgresql.dialect()
 def name(conn: AsyncConnection) -> str:
     """``"sqlite"`` or ``"postgresql"``: part of the key of statements built once per dialect."""
     return conn.dialect.name
+
+
+def partitioned_records(conn: AsyncConnection) -> bool:
+    """Whether ``billing_records`` is partitioned, with its unique keys in ``billing_record_keys``."""
+    return name(conn) == POSTGRESQL
 
 
 def insert_for(dialect: str, table: Table) -> Any:

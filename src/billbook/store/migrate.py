@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
+from billbook.store import partitions
 from billbook.store.db import Database
+from billbook.times import now_ms
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,6 +28,9 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply pending migrations in one transaction (on PostgreSQL, DDL is transactional too)."""
+    """Apply pending migrations in one transaction (on PostgreSQL, DDL is transactional too); at the
+    newest revision, also make the months of billing records ahead of now (``partitions.maintain``)."""
     async with db.transaction(write=True) as conn:
         await conn.run_sync(_upgrade, revision)
+        if revision == "head":
+            await partitions.maintain(conn, now_ms())

@@ -18,6 +18,7 @@ from billbook.store import dialect
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
 from billbook.store.tables import billing_daily, billing_records, predictions, usage_daily
+from billbook.vocabulary import BillingType
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class _Shape:
     one_key: bool = False
     #: No account filter: the operator's search across every account.
     every_account: bool = False
+    #: Refunds of a model or key: the few records of a type, found through the type's index
+    #: (a model's or key's index would walk its deducts too, which statistics taken before a bulk
+    #: load cannot tell apart).
+    by_type: bool = False
 
 
 def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None) -> _Shape:
@@ -65,6 +70,7 @@ def _shape(conn: AsyncConnection, c: Criteria, low: int | None, high: int | None
         dialect.name(conn), c.billing_type is not None, low is not None, high is not None,
         bool(c.model_uuids), bool(c.access_key_ids), bool(c.prediction_uuids), c.ascending,
         len(set(c.model_uuids)) == 1, len(set(c.access_key_ids)) == 1, c.account_id is None,
+        c.billing_type == BillingType.REFUND and bool(c.model_uuids or c.access_key_ids),
     )
 
 
@@ -95,14 +101,18 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         where.append(r.created_at >= bindparam("low"))
     if shape.high:
         where.append(r.created_at <= bindparam("high"))
+    # ``model_uuid || ''`` still filters by the model but cannot lead an index (see ``by_type``).
+    unindexed = shape.by_type and shape.dialect == dialect.POSTGRESQL
+    model = (r.model_uuid + literal_column("''")) if unindexed else r.model_uuid
+    key = (r.access_key_id + literal_column("''")) if unindexed else r.access_key_id
     if shape.one_model:
-        where.append(r.model_uuid == bindparam("model"))
+        where.append(model == bindparam("model"))
     elif shape.models:
-        where.append(dialect.among(shape.dialect, r.model_uuid, "models"))
+        where.append(dialect.among(shape.dialect, model, "models"))
     if shape.one_key:
-        where.append(r.access_key_id == bindparam("key"))
+        where.append(key == bindparam("key"))
     elif shape.keys:
-        where.append(dialect.among(shape.dialect, r.access_key_id, "keys"))
+        where.append(dialect.among(shape.dialect, key, "keys"))
     if shape.predictions:
         p = predictions.c
         owner = (p.account_id + literal_column("0")) if by_prediction else p.account_id
@@ -254,22 +264,31 @@ def _page_statement(shape: _Shape) -> Any:
         inner = (chosen.c.created_at, chosen.c.id)
         chosen_order = tuple(c.asc() for c in inner) if shape.ascending else tuple(c.desc() for c in inner)
         chosen_ids = select(chosen.c.id).order_by(*chosen_order).offset(bindparam("offset")).limit(bindparam("limit"))
-        # The page's ids as one array (an InitPlan): the records are then fetched by primary key
-        # (and put in order by ``page``).
-        return view_query().where(r.id == any_(func.array(chosen_ids.scalar_subquery())))
-    ids = (
-        select(r.id)
-        .where(and_(*_conditions(shape)))
-        .order_by(*order)
-        .offset(bindparam("offset"))
-        .limit(bindparam("limit"))
-    ).scalar_subquery()
+        chosen_times = select(chosen.c.created_at).order_by(*chosen_order).offset(bindparam("offset")).limit(bindparam("limit"))
+        # The page's ids and times as arrays (InitPlans): the records are then fetched by primary
+        # key, in the partitions of those times only (and put in order by ``page``).
+        return view_query().where(
+            r.id == any_(func.array(chosen_ids.scalar_subquery())),
+            r.created_at == any_(func.array(chosen_times.scalar_subquery())),
+        )
+    def chosen(column: Any) -> Any:
+        return (
+            select(column)
+            .where(and_(*_conditions(shape)))
+            .order_by(*order)
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        ).scalar_subquery()
+
     if shape.dialect == dialect.POSTGRESQL:
-        # As one array (an InitPlan), fetched by primary key and put in order by ``page``: a
-        # semi-join, or an ORDER BY here, would let the planner (sorts are off in reads) walk a
-        # time-ordered index over every account's records (the operator's search's) instead.
-        return view_query().where(r.id == any_(func.array(ids)))
-    return view_query().where(r.id.in_(ids)).order_by(*order)
+        # As arrays (InitPlans) of ids and times, fetched by primary key from the partitions of
+        # those times only, and put in order by ``page``: a semi-join, or an ORDER BY here, would
+        # let the planner (sorts are off in reads) walk a time-ordered index over every account's
+        # records (the operator's search's) instead.
+        return view_query().where(
+            r.id == any_(func.array(chosen(r.id))), r.created_at == any_(func.array(chosen(r.created_at)))
+        )
+    return view_query().where(r.id.in_(chosen(r.id))).order_by(*order)
 
 
 async def page(

@@ -145,8 +145,57 @@ billing_records = Table(
     # applied along the walk: an index per filter would cost every insert more).
     Index("ix_billing_records_time", "created_at", "id"),
     # Idempotency of recharges and adjustments, and at most one deduct and one refund per order.
+    # On PostgreSQL the table is partitioned by month (``store.partitions``) and its primary key is
+    # ``(id, created_at)``; these unique keys and the uuid's are held by ``billing_record_keys``.
     UniqueConstraint("account_id", "billing_type", "reference", name="uq_billing_records_reference"),
     UniqueConstraint("order_id", "billing_type", name="uq_billing_records_order_type"),
+)
+
+#: Each record's unique keys on PostgreSQL (empty on SQLite, whose ``billing_records`` keeps them), unpartitioned, so that a retry dated in another month
+#: than the record it repeats still collides. Written in the record's transaction; kept when a
+#: month is archived, so a reference or an order is never billed twice even then.
+billing_record_keys = Table(
+    "billing_record_keys",
+    metadata,
+    #: The record's id (taken by ``billing_records``, not here).
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    #: The record's partition key: a lookup through this table reads one partition.
+    Column("created_at", Millis, nullable=False),
+    Column("uuid", String(32), nullable=False, unique=True),
+    Column("account_id", Integer, nullable=False),
+    Column("billing_type", String(16), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("order_id", BigInteger, nullable=True),
+    UniqueConstraint("order_id", "billing_type", name="uq_billing_record_keys_order_type"),
+    # Partial: a NULL never collides, so the deducts (no reference) are left out of this one.
+    Index(
+        "uq_billing_record_keys_reference", "account_id", "billing_type", "reference", unique=True,
+        postgresql_where=text("reference IS NOT NULL"), sqlite_where=text("reference IS NOT NULL"),
+    ),
+)
+
+#: Months whose records were moved out to Parquet files (``billbook archive``): what was in them,
+#: so that ``verify`` still balances and reads of those months can say where they went.
+billing_archives = Table(
+    "billing_archives",
+    metadata,
+    #: ``YYYY-MM``, UTC.
+    Column("month", String(7), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("delta_sum", Micros, nullable=False),
+    Column("archived_at", Millis, nullable=False),
+)
+
+#: Per archived month and account: the records' count, the sum of their deltas and the largest id.
+billing_archive_accounts = Table(
+    "billing_archive_accounts",
+    metadata,
+    Column("month", String(7), ForeignKey("billing_archives.month"), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("records", BigInteger, nullable=False),
+    Column("delta_sum", Micros, nullable=False),
+    Column("max_id", BigId, nullable=False),
 )
 
 #: Per-account, per-UTC-day, per-model, per-key usage, kept in the same transaction as each record.

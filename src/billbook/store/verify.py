@@ -4,6 +4,12 @@ Each query states one ledger invariant in SQL and returns only the rows that bre
 ``limit`` of them, so checking a ledger of millions of records costs a few scans and aggregates in
 the database, never a loop over rows in Python. The rules themselves (which order state goes with
 which prediction status) come from the caller; this module only knows how to ask.
+
+Months archived to Parquet (``billbook archive``) are no longer in ``billing_records``: their
+per-account sums (``billing_archive_accounts``) open each account's running balance, and the
+checks of orders and rollups start at the first month still online (``_online_from``). A record
+online whose id is below one of its account's archived records (a month's records written after a
+later month's) has no opening sum to be checked against; the archive's own check covered it.
 """
 
 from __future__ import annotations
@@ -12,17 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from billbook.store import dialect
+from billbook.store.archive import archived_before
 from billbook.store.tables import (
     access_keys,
     audit_log,
     account_discounts,
     accounts,
     billing_monthly,
+    billing_archive_accounts,
     billing_records,
     metadata,
     model_versions,
@@ -34,6 +42,22 @@ from billbook.times import MS_PER_DAY
 from billbook.vocabulary import BillingType, PredictionStatus
 
 r = billing_records.c
+
+
+def _archived() -> Any:
+    """Per account with archived months: the sum of their deltas (``opening``) and their largest id."""
+    a = billing_archive_accounts.c
+    return (
+        select(a.account_id, func.sum(a.delta_sum).label("opening"), func.max(a.max_id).label("max_id"))
+        .group_by(a.account_id)
+        .subquery("archived")
+    )
+
+
+async def _online_from(conn: AsyncConnection) -> int:
+    """The first millisecond still in ``billing_records`` (0 when nothing was archived)."""
+    found = await archived_before(conn)
+    return found[0] if found else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +172,15 @@ async def _rows(conn: AsyncConnection, query: Any, limit: int, row_type: type) -
     return [row_type(**row) for row in (await conn.execute(query.limit(limit))).mappings()]
 
 
+async def allow_full_scans(conn: AsyncConnection) -> None:
+    """``verify`` reads every row: the read transaction's OLTP planner settings (no sequential scans,
+    no sorts, ``db.PG_READ_PLANNER_SETTINGS``) would leave it nested loops over partitioned records
+    that have no index by order. Restored for the rest of its transaction (PostgreSQL only)."""
+    if dialect.name(conn) == dialect.POSTGRESQL:
+        for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+            await conn.execute(text(f"SET LOCAL {setting} = on"))
+
+
 async def counts(conn: AsyncConnection) -> dict[str, int]:
     """How much was checked: accounts, records, orders."""
     query = select(
@@ -162,10 +195,15 @@ async def counts(conn: AsyncConnection) -> dict[str, int]:
 async def balance_mismatches(conn: AsyncConnection, limit: int) -> list[BalanceMismatch]:
     """Accounts whose stored balance differs from the sum of their records' deltas."""
     sums = select(r.account_id, func.sum(r.delta).label("total")).group_by(r.account_id).subquery()
-    total = func.coalesce(sums.c.total, 0)
+    archived = _archived()
+    total = func.coalesce(sums.c.total, 0) + func.coalesce(archived.c.opening, 0)
     query = (
         select(accounts.c.id.label("account_id"), accounts.c.balance, total.label("records_sum"))
-        .select_from(accounts.outerjoin(sums, sums.c.account_id == accounts.c.id))
+        .select_from(
+            accounts.outerjoin(sums, sums.c.account_id == accounts.c.id).outerjoin(
+                archived, archived.c.account_id == accounts.c.id
+            )
+        )
         .where(accounts.c.balance != total)
         .order_by(accounts.c.id)
     )
@@ -281,6 +319,7 @@ async def bad_orders(
         )
         .select_from(orders.join(predictions, p.id == o.prediction_id).outerjoin(agg, agg.c.order_id == o.id))
         .where(or_(~consistent, deducts != 1, ~func.coalesce(prices_ok, false()), p.account_id != o.account_id))
+        .where(o.created_at >= await _online_from(conn))
         .order_by(o.id)
     )
     return await _rows(conn, query, limit, OrderFigures)
@@ -298,6 +337,21 @@ async def predictions_without_order(conn: AsyncConnection, limit: int) -> list[L
     return await _rows(conn, query, limit, LonelyPrediction)
 
 
+def _running(*columns: Any) -> Any:
+    """Each record with ``columns``, its account's ``running`` balance in id order (archived months'
+    deltas included as the opening sum) and whether that sum is exact for it (``checked``: no
+    archived record of its account has a larger id)."""
+    archived = _archived()
+    opening = func.coalesce(archived.c.opening, 0)
+    running = (func.sum(r.delta).over(partition_by=r.account_id, order_by=r.id) + opening).label("running")
+    checked = (r.id > func.coalesce(archived.c.max_id, 0)).label("checked")
+    return (
+        select(r.id, r.uuid, r.account_id, *columns, running, checked)
+        .select_from(billing_records.outerjoin(archived, archived.c.account_id == r.account_id))
+        .subquery()
+    )
+
+
 async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[Overdraft]:
     """Deducts after which the account's running balance, in insertion order, was below zero.
 
@@ -306,11 +360,10 @@ async def overdrawing_deducts(conn: AsyncConnection, limit: int) -> list[Overdra
     Each charge takes the account's balance before its records get their ids, so insertion order
     never shows a charge more money than it had.
     """
-    running = func.sum(r.delta).over(partition_by=r.account_id, order_by=r.id).label("running")
-    ordered = select(r.id, r.uuid, r.account_id, r.billing_type, r.price, running).subquery()
+    ordered = _running(r.billing_type, r.price)
     query = (
-        select(ordered)
-        .where(ordered.c.billing_type == BillingType.DEDUCT, ordered.c.running < 0)
+        select(ordered.c.id, ordered.c.uuid, ordered.c.account_id, ordered.c.billing_type, ordered.c.price, ordered.c.running)
+        .where(ordered.c.billing_type == BillingType.DEDUCT, ordered.c.running < 0, ordered.c.checked)
         .order_by(ordered.c.id)
     )
     return await _rows(conn, query, limit, Overdraft)
@@ -322,9 +375,8 @@ async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[Ba
 
     One pass of two window functions over the records (``from_end = 1`` is each account's newest
     record); each row carries the account's stored ``balance`` beside it."""
-    running = func.sum(r.delta).over(partition_by=r.account_id, order_by=r.id).label("running")
     from_end = func.row_number().over(partition_by=r.account_id, order_by=r.id.desc()).label("from_end")
-    ordered = select(r.id, r.uuid, r.account_id, r.balance_after, running, from_end).subquery()
+    ordered = _running(r.balance_after, from_end)
     last = ordered.c.from_end == 1
     query = (
         select(
@@ -332,7 +384,12 @@ async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[Ba
             accounts.c.balance,
         )
         .select_from(ordered.join(accounts, accounts.c.id == ordered.c.account_id))
-        .where(or_(ordered.c.balance_after != ordered.c.running, and_(last, ordered.c.balance_after != accounts.c.balance)))
+        .where(
+            or_(
+                and_(ordered.c.checked, ordered.c.balance_after != ordered.c.running),
+                and_(last, ordered.c.balance_after != accounts.c.balance),
+            )
+        )
         .order_by(ordered.c.id)
     )
     return await _rows(conn, query, limit, BalanceAfter)
@@ -409,7 +466,7 @@ async def _differences(conn: AsyncConnection, query: Any, limit: int, keys: tupl
 
 async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
     """Cells of ``usage_daily`` that differ from a recomputation from the records, or are missing."""
-    stored = select(usage_daily).subquery()
+    stored = select(usage_daily).where(usage_daily.c.day >= await _online_from(conn) // MS_PER_DAY).subquery()
     return await _differences(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit, USAGE_KEYS, USAGE_VALUES)
 
 
@@ -430,7 +487,7 @@ async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[
     )
     query = (
         select(u.account_id, u.day, u.model_uuid, u.access_key_id, u.last_used_at, u.last_price)
-        .where(u.deduct_count > 0, ~newest)
+        .where(u.deduct_count > 0, ~newest, u.day >= await _online_from(conn) // MS_PER_DAY)
         .order_by(u.account_id, u.day, u.model_uuid, u.access_key_id)
     )
     return await _rows(conn, query, limit, LastPrice)
@@ -450,7 +507,11 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Ce
         .group_by(r.account_id, day, r.billing_type)
         .subquery()
     )
-    stored = select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"]).subquery()
+    stored = (
+        select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"])
+        .where(table.c.day >= await _online_from(conn) // MS_PER_DAY)
+        .subquery()
+    )
     keys = ("account_id", "day", "billing_type")
     return await _differences(conn, _diff(stored, computed, keys, ("count",)), limit, keys, ("count",))
 
