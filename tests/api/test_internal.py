@@ -102,6 +102,23 @@ async def test_recharge_and_adjustment_are_idempotent_on_reference(client: httpx
     assert (await client.post("/internal/v1/charges", json=charge | {"price": "0.01"}, headers=ADMIN)).status_code == 402
 
 
+async def test_a_recharge_keeps_its_reason_and_a_retry_must_send_the_same(client: httpx.AsyncClient) -> None:
+    who = await acustomer(client, ADMIN_TOKEN, balance="0")
+    url = f"/internal/v1/accounts/{who['account']['id']}/recharges"
+    body = {"amount": "7", "reference": "inv-7", "reason": "  invoice 7, paid by wire  "}
+    first = (await client.post(url, json=body, headers=ADMIN)).json()["data"]
+    assert first["created"] is True and first["reason"] == "invoice 7, paid by wire"
+    again = (await client.post(url, json=body, headers=ADMIN)).json()["data"]
+    assert again["created"] is False and again["uuid"] == first["uuid"]
+    assert (await client.post(url, json=body | {"reason": "another"}, headers=ADMIN)).status_code == 409
+    too_long = await client.post(url, json={"amount": "1", "reference": "inv-8", "reason": "x" * 1001}, headers=ADMIN)
+    assert too_long.status_code == 400 and "reason" in too_long.json()["message"]
+    audit = (await client.get("/internal/v1/audit", params={"account_id": who["account"]["id"]}, headers=ADMIN)).json()
+    reasons = [row["summary"].get("reason") for row in audit["data"]["items"] if row["action"] == "recharge"]
+    assert "  invoice 7, paid by wire  " in reasons
+    assert await balance(client, who) == 7
+
+
 async def test_revoke_is_idempotent(client: httpx.AsyncClient) -> None:
     who = await acustomer(client, ADMIN_TOKEN)
     url = f"/internal/v1/keys/{who['key']['access_key_id']}"

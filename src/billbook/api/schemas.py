@@ -135,6 +135,8 @@ class CreateKeyRequest(Body):
 class RechargeRequest(Body):
     amount: Usd
     reference: ShortStr
+    #: Why the money came in (an invoice, a goodwill credit), kept on the record; optional.
+    reason: Annotated[StrictStr, Field(max_length=1000)] | None = None
 
 
 class AdjustmentRequest(Body):

@@ -87,12 +87,24 @@ _EVENTS = {BillingType.RECHARGE: EventType.RECHARGE_CREATED, BillingType.ADJUST:
 
 
 async def recharge(
-    conn: AsyncConnection, account_id: int, amount: int, reference: str, *, at: int | None = None
+    conn: AsyncConnection,
+    account_id: int,
+    amount: int,
+    reference: str,
+    *,
+    at: int | None = None,
+    reason: str | None = None,
 ) -> FundsResult:
-    """Add money; ``at`` dates a back-filled top-up (default: now)."""
+    """Add money; ``at`` dates a back-filled top-up (default: now); ``reason`` (optional) is kept
+    on the record, and a retry that sends one must send the same."""
     if amount <= 0:
         raise InvalidRequest("amount must be greater than 0")
-    return await _apply(conn, account_id, billing_type=BillingType.RECHARGE, delta=amount, reference=reference, at=at)
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > 1000:
+        raise InvalidRequest("reason must be at most 1000 characters")
+    return await _apply(
+        conn, account_id, billing_type=BillingType.RECHARGE, delta=amount, reference=reference, reason=reason, at=at
+    )
 
 
 async def adjust(

@@ -109,6 +109,7 @@ def _funds(result: funds.FundsResult) -> dict:
         "billing_type": record.billing_type,
         "amount": usd(record.delta),
         "reference": record.reference,
+        "reason": record.reason,
         "balance": usd(result.balance),
         "created": result.created,
     }
@@ -119,10 +120,10 @@ async def recharge(request: Request, account_id: AccountId, body: RechargeReques
     """Idempotent on ``reference``: a retry returns the first recharge with ``created: false``."""
     entry = audit_entry(
         request, AuditAction.RECHARGE, f"account:{account_id}", account_id,
-        amount=usd_text(body.amount), reference=body.reference,
+        amount=usd_text(body.amount), reference=body.reference, reason=body.reason,
     )
     async with as_operator(request, entry) as conn:
-        result = await funds.recharge(conn, account_id, body.amount, body.reference)
+        result = await funds.recharge(conn, account_id, body.amount, body.reference, reason=body.reason)
         entry.ref, entry.summary["created"] = result.record.uuid, result.created
     return success(_funds(result))
 
