@@ -35,7 +35,7 @@ from sqlalchemy import text
 from billbook.api.app import create_app
 from billbook.ledger import operator as reads
 from billbook.settings import Settings
-from billbook.store.db import Database
+from launcher import open_database  # noqa: E402
 from billbook.store.migrate import upgrade
 from billbook.times import MS_PER_DAY, now_ms
 
@@ -100,7 +100,7 @@ COLUMNS = {
 
 
 async def load(url: str, n: int) -> None:
-    db = Database(url)
+    db = open_database(url)
     await upgrade(db)
     await db.dispose()
     data = rows_for(n)
@@ -137,7 +137,7 @@ async def _median(fn: Any, rounds: int) -> float:
 
 
 async def measure(url: str, rounds: int) -> dict[str, dict[str, float]]:
-    db = Database(url)
+    db = open_database(url)
     first = now_ms() // MS_PER_DAY - 29
     out: dict[str, dict[str, float]] = {}
     app = create_app(Settings(database_url=url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))

@@ -51,7 +51,7 @@ from sqlalchemy.engine import make_url
 
 from billbook.ledger import credentials
 from billbook.ledger import keys as ledger_keys
-from billbook.store.db import Database
+from launcher import open_database  # noqa: E402
 from billbook.store import partitions
 from billbook.store.migrate import upgrade
 from billbook.store.partitions import Month
@@ -434,7 +434,7 @@ def _account_name(rng: random.Random, i: int) -> str:
 
 async def _create_measured_keys(url: str, gen: Generator, measured: list[Account]) -> dict[int, dict]:
     """Keys of the measured accounts, made by the ledger itself so their hashes are the server's."""
-    db = Database(url)
+    db = open_database(url)
     issued: dict[int, dict] = {}
     try:
         async with db.transaction(write=True) as conn:
@@ -553,7 +553,7 @@ async def _pg_recreate(url: str) -> None:
 async def _migrate(url: str, first_ms: int | None = None, last_ms: int | None = None) -> None:
     """Migrate; on PostgreSQL also make the monthly partitions of the data's range, so that the
     records go straight into their months (not into the default partition)."""
-    db = Database(url)
+    db = open_database(url)
     try:
         await upgrade(db)
         if first_ms is not None and last_ms is not None and not db.is_sqlite:

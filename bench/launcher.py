@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -247,3 +248,12 @@ class BillbookServer(ServerProcess):
         )
         self.database_url = database_url
         self.workers = workers
+
+
+def open_database(url: str) -> Any:
+    """A ``Database`` on ``url`` as a server started here would open it: behind the pooler that
+    ``BILLBOOK_DB_POOLER`` names, if any (the benchmarks' own loads and checks go the same way)."""
+    from billbook.settings import Settings
+    from billbook.store.db import Database
+
+    return Database(url, pooler=Settings(database_url=url).db_pooler)

@@ -27,7 +27,7 @@ import httpx
 
 from billbook.api.app import create_app
 from billbook.settings import Settings
-from billbook.store.db import Database
+from launcher import open_database  # noqa: E402
 from billbook.store.migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,7 +70,7 @@ async def charge(http: httpx.AsyncClient, key: str) -> float:
 
 
 async def measure(url: str, records: int, charges: int, warmup: int) -> dict:
-    db = Database(url)
+    db = open_database(url)
     await upgrade(db)
     await db.dispose()
     # No hold sweeper: the history is back-dated, so every hold in it has expired.

@@ -29,7 +29,7 @@ import httpx
 
 from billbook.api.app import create_app
 from billbook.settings import Settings
-from billbook.store.db import Database
+from launcher import open_database  # noqa: E402
 from billbook.store.migrate import upgrade
 
 ADMIN_TOKEN = "pricing-bench-admin-token"
@@ -118,7 +118,7 @@ async def timed(http: httpx.AsyncClient, charges: list[dict]) -> float:
 
 
 async def measure(url: str, size: int, rounds: int, warmup: int, accounts: int) -> dict:
-    db = Database(url)
+    db = open_database(url)
     await upgrade(db)
     await db.dispose()
     app = create_app(Settings(database_url=url, admin_token=ADMIN_TOKEN))

@@ -57,7 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from launcher import BillbookServer, ServerProcess, descendants
+from launcher import BillbookServer, ServerProcess, descendants, open_database
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -166,10 +166,9 @@ class Sql:
     def rows(self, query: str, params: dict | None = None) -> list[tuple]:
         from sqlalchemy import text
 
-        from billbook.store.db import Database
 
         async def go() -> list[tuple]:
-            db = Database(self.url)
+            db = open_database(self.url)
             try:
                 async with db.transaction(write=False) as conn:
                     return [tuple(r) for r in await conn.execute(text(query), params or {})]
@@ -182,10 +181,9 @@ class Sql:
         """A statement that returns no rows (``ANALYZE``), in a transaction of its own."""
         from sqlalchemy import text
 
-        from billbook.store.db import Database
 
         async def go() -> None:
-            db = Database(self.url)
+            db = open_database(self.url)
             try:
                 async with db.transaction(write=True) as conn:
                     await conn.execute(text(statement))

@@ -40,6 +40,7 @@ from generate import default_meta_path  # noqa: E402
 from billbook.api.app import create_app  # noqa: E402
 from billbook.settings import Settings  # noqa: E402
 from billbook.store.db import Database  # noqa: E402
+from launcher import open_database  # noqa: E402
 from billbook.times import month_key, month_start_ms, month_text, next_month  # noqa: E402
 
 ADMIN_TOKEN = "statements-bench-admin-token"
@@ -101,7 +102,7 @@ async def main(argv: list[str] | None = None) -> None:
     first = month_key(meta["start_ms"])
     accounts = {"small": meta["small"], "big": meta["big"]}
 
-    db = Database(args.db)
+    db = open_database(args.db)
     counts = {}
     async with db.transaction(write=False) as conn:
         for name, account in accounts.items():

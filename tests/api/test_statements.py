@@ -20,7 +20,7 @@ from billbook.money import document_usd
 from billbook.settings import Settings
 from billbook.store.tables import accounts, billing_records
 from billbook.times import month_key, month_start_ms, month_text, next_month, now_ms
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, DB_POOLER
 from tests.factories import acreate_charge, acustomer, arecharge, aset_status, new_uuid
 from tests.workload.generator import BASE_MS
 from tests.workload.runner import micros, run_seed
@@ -182,7 +182,7 @@ OPERATOR = Settings(
 
 @pytest.fixture
 async def issuing(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(OPERATOR.replace(database_url=database_url))
+    application = create_app(OPERATOR.replace(database_url=database_url, db_pooler=DB_POOLER))
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test") as http:

@@ -150,7 +150,7 @@ async def priced_charges(
     return made, prices
 
 
-async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAccount:
+async def build_history(db_url: str, *, days: int = 90, seed: int = 7, pooler: str = "none") -> DemoAccount:
     """Create the demo account, its price list and its history through the ledger, as the platform
     would have: top-ups when the balance runs low, a day's charges at a time, then each
     prediction's outcome; last, the account's discount from now on."""
@@ -159,7 +159,7 @@ async def build_history(db_url: str, *, days: int = 90, seed: int = 7) -> DemoAc
     from billbook.store.migrate import upgrade
 
     rng = random.Random(seed)
-    db = Database(db_url)
+    db = Database(db_url, pooler=pooler)
     try:
         await upgrade(db)
         async with db.transaction(write=True) as conn:
@@ -240,7 +240,7 @@ def _fill_and_serve(settings: Settings, days: int, serve: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"billbook-demo.db{suffix}").unlink(missing_ok=True)
     with console.status("Writing a few months of billing history..."):
-        made = asyncio.run(build_history(settings.database_url, days=days))
+        made = asyncio.run(build_history(settings.database_url, days=days, pooler=settings.db_pooler))
     prepare_database(settings)
     host = settings.host
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{settings.port}"
