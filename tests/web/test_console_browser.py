@@ -456,7 +456,7 @@ def test_an_operator_sees_an_accounts_limits_and_sets_them(console, platform, ad
         phone.close()
 
 
-def test_an_accounts_statements_equal_the_api_and_the_pdf_downloads(console, platform, admin_http):
+def test_an_accounts_statements_equal_the_api_and_the_pdf_and_a_receipt_download(console, platform, admin_http):
     from playwright.sync_api import expect
 
     customer = platform.customers[1]
@@ -482,6 +482,19 @@ def test_an_accounts_statements_equal_the_api_and_the_pdf_downloads(console, pla
     expect(page.locator("#statements-status")).to_contain_text("Downloaded")
     page.locator("#statements-table").scroll_into_view_if_needed()
     shot(console, "statements-desktop", platform)
+
+    # A recharge record's details offer its receipt.
+    recharge = records(admin_http, customer.id, "recharge")[-1]
+    page.get_by_label("Type", exact=True).select_option("recharge")
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator(f'#records-body tr[data-uuid="{recharge["uuid"]}"]').get_by_role("button", name="Details").click()
+    with page.expect_download() as receipt:
+        page.get_by_role("button", name="Receipt (PDF)").click()
+    assert receipt.value.suggested_filename == f"receipt-{recharge['uuid']}.pdf"
+    path = console.tmp_path / "receipt.pdf"
+    receipt.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF")
+    expect(page.locator("#record-receipt-status")).to_contain_text("Downloaded")
 
 
 def test_an_operator_adds_a_platform_webhook_sees_its_deliveries_and_deletes_it(console, platform, admin_http):

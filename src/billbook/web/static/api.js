@@ -96,6 +96,8 @@ export class Api {
   /** The statement of a UTC month, "2026-10". */
   statement(month, opts) { return this.request("GET", `/api/v3/statements/${month}`, undefined, opts); }
   statementPdf(month, opts) { return this.document(`/api/v3/statements/${month}.pdf`, opts); }
+  /** The receipt of a recharge record. */
+  receiptPdf(recordUuid, opts) { return this.document(`/api/v3/receipts/${encodeURIComponent(recordUuid)}.pdf`, opts); }
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
   models(opts) { return this.request("GET", "/api/v3/models", undefined, opts); }
