@@ -442,7 +442,7 @@ def test_an_operator_sees_an_accounts_limits_and_sets_them(console, platform, ad
     result = page.locator(f'.key-limits[data-key="{key["access_key_id"]}"] tr[data-window="Total"]')
     expect(result.locator('[data-field="limit"]')).to_have_text("$5.00")
     keys = _data(admin_http.get("/api/v3/access_keys", headers=customer))["items"]
-    assert keys[0]["limits"]["operator"]["total"] == Decimal("5")
+    assert keys[0]["limits"]["operator"]["total"] == Decimal(5)
 
     phone = Session(browser, platform.base_url, tmp_path, phone=True)
     try:
