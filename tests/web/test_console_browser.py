@@ -30,7 +30,7 @@ from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 MODELS = [("bytedance/seedream-v4.5", "0.04"), ("wavespeed-ai/flux-dev", "0.1"), ("google/veo3-fast", "1.2")]
 HOUR_MS = 3_600_000
 #: Every button that changes something starts with one of these words.
-WRITE_BUTTONS = re.compile(r"^(Review|Recharge|Adjust|Confirm|Issue|Revoke|New recharge)")
+WRITE_BUTTONS = re.compile(r"^(Review|Recharge|Adjust|Confirm|Issue|Revoke|New recharge|Save|Add|Delete|Resend)")
 
 
 def _admin(token: str) -> dict[str, str]:
@@ -78,7 +78,8 @@ def browser(platform):
 def platform(request, tmp_path_factory):
     """A served database with a few customers and a month of charges, refunds among them."""
     with fresh_database(request.param, tmp_path_factory, request) as url:
-        server = Server(url)
+        # Webhook endpoints on this machine (127.0.0.1) are allowed: the console's test adds one.
+        server = Server(url, env={"BILLBOOK_WEBHOOK_ALLOW_PRIVATE": "true"})
         try:
             with httpx.Client(base_url=server.base_url, timeout=30) as http:
                 now = int(time.time() * 1000)
@@ -301,7 +302,15 @@ def test_a_read_token_sees_no_write_controls(browser, platform, admin_http, tmp_
                 expect(page.get_by_label(label)).to_be_hidden()
             assert page.locator("[data-write]").count() >= 2
             expect(page.locator("[data-write]:visible")).to_have_count(0)
+            # The limits are shown, with no form to change them; the statements are there to read.
+            expect(page.get_by_test_id("account-limit-figures").locator("tr[data-window]")).to_have_count(3)
+            expect(page.locator("form.limits-form")).to_have_count(0)
+            expect(page.locator("#statements-table tbody tr")).to_have_count(12)
             s.shot(f"console-read-only-{'phone' if phone else 'desktop'}-{platform.backend}")
+            page.get_by_role("link", name="Webhooks", exact=True).click()
+            expect(page.locator("#webhooks-state, #webhooks-table").first).to_be_attached()
+            expect(page.get_by_label("Endpoint URL")).to_be_hidden()
+            expect(page.get_by_role("button", name=WRITE_BUTTONS)).to_have_count(0)
             # The server refuses the token's writes whatever a page does.
             status = page.evaluate(
                 """async ([id, token]) => (await fetch(`/internal/v1/accounts/${id}/recharges`, {
@@ -375,3 +384,148 @@ def test_a_key_is_issued_with_its_secret_shown_once_and_revoked_after_a_confirma
     expect(row).to_contain_text("Revoked")
     with httpx.Client(base_url=platform.base_url, timeout=30, headers=_admin(secret)) as customer_http:
         assert customer_http.get("/api/v3/balance").status_code == 401
+
+
+def _window(page, label: str):
+    return page.get_by_test_id("account-limit-figures").locator(f'tr[data-window="{label}"]')
+
+
+def test_an_operator_sees_an_accounts_limits_and_sets_them(console, platform, admin_http, tmp_path, browser):
+    """Limits set over the API show with their spend; the operator's form sets one, and a charge past
+    it is refused. The operator limits a key too."""
+    from playwright.sync_api import expect
+
+    account = factories.create_account(admin_http, ADMIN_TOKEN, name=f"Initech {uuid.uuid4().hex[:6]}", balance="100")
+    key = factories.create_key(admin_http, ADMIN_TOKEN, account["id"], name="production")
+    factories.create_charge(admin_http, ADMIN_TOKEN, key["access_key_id"], price="0.5")
+    _data(admin_http.put(f"/internal/v1/accounts/{account['id']}/limits", json={"daily": "2", "monthly": "100", "total": None}))
+    customer = _admin(key["api_key"])
+    _data(admin_http.put("/api/v3/account/limits", json={"daily": None, "monthly": "50", "total": None}, headers=customer))
+    _data(admin_http.put("/api/v3/account/alerts", json={"low_balance": ["10", "2.5"]}, headers=customer))
+
+    page = console.page
+    sign_in(page, ADMIN_TOKEN)
+    open_account(page, account["id"])
+    today = _window(page, "Today (UTC)")
+    expect(today.locator('[data-field="spent"]')).to_have_text("$0.50")
+    expect(today.locator('[data-field="limit"]')).to_have_text("$2.00")
+    expect(today.locator("progress")).to_have_attribute("value", "25")
+    # The month is held to the lower limit, the customer's.
+    expect(_window(page, "This month").locator('[data-field="limit"]')).to_have_text("$50.00")
+    expect(_window(page, "Total")).to_contain_text("No limit")
+    expect(page.locator(".setter-note")).to_contain_text("Operator's limits: daily $2.00 · monthly $100.00 · total none")
+    expect(page.locator(".setter-note")).to_contain_text("Customer's own: daily none · monthly $50.00")
+    expect(page.get_by_test_id("account-alerts")).to_have_text("Low-balance alerts: $10.00, $2.50.")
+
+    form = page.get_by_test_id("limits-form-account")
+    page.get_by_text("Set the operator's limits on this account").click()
+    expect(form.get_by_label("Today (UTC) limit (USD)")).to_have_value("2")
+    form.get_by_label("Today (UTC) limit (USD)").fill("0.75")
+    form.get_by_label("This month limit (USD)").fill("")
+    form.get_by_role("button", name="Save limits").click()
+    expect(form.locator(".form-status")).to_have_text("Saved.")
+    expect(today.locator('[data-field="limit"]')).to_have_text("$0.75")
+    shot(console, "limits-desktop", platform)
+    operator_set = _data(admin_http.get(f"/internal/v1/accounts/{account['id']}"))["limits"]["limits"]["operator"]
+    assert operator_set == {"daily": Decimal("0.75"), "monthly": None, "total": None}
+    refused = admin_http.post("/internal/v1/charges", json={
+        "prediction_uuid": uuid.uuid4().hex, "access_key_id": key["access_key_id"],
+        "model_uuid": MODELS[0][0], "price": "0.5"})
+    assert refused.status_code == 403, refused.text
+
+    # A key's limit: the answer's figures show under its form.
+    page.get_by_text("Set the operator's limits on a key").click()
+    key_form = page.get_by_test_id(f"limits-form-{key['access_key_id']}")
+    key_form.get_by_label("Total limit (USD)").fill("5")
+    key_form.get_by_role("button", name="Save limits").click()
+    expect(key_form.locator(".form-status")).to_have_text("Saved.")
+    result = page.locator(f'.key-limits[data-key="{key["access_key_id"]}"] tr[data-window="Total"]')
+    expect(result.locator('[data-field="limit"]')).to_have_text("$5.00")
+    keys = _data(admin_http.get("/api/v3/access_keys", headers=customer))["items"]
+    assert keys[0]["limits"]["operator"]["total"] == Decimal(5)
+
+    phone = Session(browser, platform.base_url, tmp_path, phone=True)
+    try:
+        sign_in(phone.page, ADMIN_TOKEN)
+        open_account(phone.page, account["id"])
+        expect(_window(phone.page, "Today (UTC)").locator('[data-field="limit"]')).to_have_text("$0.75")
+        phone.page.get_by_text("Set the operator's limits on this account").click()
+        phone.shot(f"console-limits-phone-{platform.backend}")
+        assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        phone.close()
+
+
+def test_an_accounts_statements_equal_the_api_and_the_pdf_and_a_receipt_download(console, platform, admin_http):
+    from playwright.sync_api import expect
+
+    customer = platform.customers[1]
+    page = console.page
+    sign_in(page, ADMIN_TOKEN)
+    open_account(page, customer.id)
+    rows = page.locator("#statements-table tbody tr")
+    expect(rows).to_have_count(12)
+    month = rows.first.get_attribute("data-month")
+    want = _data(admin_http.get(f"/internal/v1/accounts/{customer.id}/statements/{month}"))
+    row = rows.first
+    expect(row.locator('[data-field="opening"]')).to_have_text(fmt_usd(want["opening_balance"]))
+    expect(row.locator('[data-field="recharges"]')).to_have_text(fmt_usd(want["recharges"] + want["adjustments"]))
+    expect(row.locator('[data-field="spent"]')).to_have_text(fmt_usd(want["net_charges"]))
+    expect(row.locator('[data-field="closing"]')).to_have_text(fmt_usd(want["closing_balance"]))
+    expect(row.locator('[data-field="records"]')).to_have_text(f"{want['record_count']:,}")
+    with page.expect_download() as info:
+        row.locator('[data-action="pdf"]').click()
+    assert info.value.suggested_filename == f"statement-{month}.pdf"
+    path = console.tmp_path / "statement.pdf"
+    info.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF")
+    expect(page.locator("#statements-status")).to_contain_text("Downloaded")
+    page.locator("#statements-table").scroll_into_view_if_needed()
+    shot(console, "statements-desktop", platform)
+
+    # A recharge record's details offer its receipt.
+    recharge = records(admin_http, customer.id, "recharge")[-1]
+    page.get_by_label("Type", exact=True).select_option("recharge")
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator(f'#records-body tr[data-uuid="{recharge["uuid"]}"]').get_by_role("button", name="Details").click()
+    with page.expect_download() as receipt:
+        page.get_by_role("button", name="Receipt (PDF)").click()
+    assert receipt.value.suggested_filename == f"receipt-{recharge['uuid']}.pdf"
+    path = console.tmp_path / "receipt.pdf"
+    receipt.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF")
+    expect(page.locator("#record-receipt-status")).to_contain_text("Downloaded")
+
+
+def test_an_operator_adds_a_platform_webhook_sees_its_deliveries_and_deletes_it(console, platform, admin_http):
+    from playwright.sync_api import expect
+
+    page = console.page
+    sign_in(page, ADMIN_TOKEN)
+    page.get_by_role("link", name="Webhooks", exact=True).click()
+    url = f"http://127.0.0.1:9/hooks/{uuid.uuid4().hex[:8]}"
+    page.get_by_label("Endpoint URL").fill(url)
+    page.get_by_role("button", name="Add endpoint").click()
+    secret = page.get_by_test_id("webhook-secret")
+    expect(secret).to_be_visible()
+    assert secret.inner_text().strip()
+    endpoints = _data(admin_http.get("/internal/v1/webhooks"))
+    made = [e for e in endpoints if e["url"] == url]
+    assert len(made) == 1
+    shot(console, "webhooks-desktop", platform)
+    page.get_by_role("button", name="Done").click()
+    expect(secret).to_be_hidden()
+
+    # An event of any account is delivered to the platform's endpoint; the log shows it, and a resend.
+    factories.recharge(admin_http, ADMIN_TOKEN, platform.customers[0].id, "1")
+    row = page.locator("#webhooks-table tbody tr", has_text=url)
+    row.get_by_role("button", name="Deliveries").click()
+    deliveries = page.locator("#deliveries-table tbody tr")
+    expect(deliveries.first).to_contain_text("recharge.created")
+    deliveries.first.get_by_role("button", name=re.compile("^Resend")).click()
+    expect(page.locator("#deliveries-state")).not_to_have_class(re.compile("error"))
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=re.compile("^Delete")).click()
+    expect(row).to_have_count(0)
+    assert not [e for e in _data(admin_http.get("/internal/v1/webhooks")) if e["url"] == url]

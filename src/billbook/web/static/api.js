@@ -14,6 +14,9 @@ export class ApiError extends Error {
 const MAX_RATE_LIMIT_RETRIES = 3;
 
 export class Api {
+  /** Where the webhook routes live: the customer's own; the console's client names the platform's. */
+  webhooksBase = "/api/v3";
+
   constructor(apiKey, baseUrl = "") {
     this.apiKey = apiKey;
     this.baseUrl = baseUrl;
@@ -93,6 +96,8 @@ export class Api {
   /** The statement of a UTC month, "2026-10". */
   statement(month, opts) { return this.request("GET", `/api/v3/statements/${month}`, undefined, opts); }
   statementPdf(month, opts) { return this.document(`/api/v3/statements/${month}.pdf`, opts); }
+  /** The receipt of a recharge record. */
+  receiptPdf(recordUuid, opts) { return this.document(`/api/v3/receipts/${encodeURIComponent(recordUuid)}.pdf`, opts); }
   searchBillings(body, opts) { return this.request("POST", "/api/v3/billings/search", body, opts); }
   usageStats(body, opts) { return this.request("POST", "/api/v3/user/usage_stats", body, opts); }
   models(opts) { return this.request("GET", "/api/v3/models", undefined, opts); }
@@ -105,14 +110,14 @@ export class Api {
   }
   alerts(opts) { return this.request("GET", "/api/v3/account/alerts", undefined, opts); }
   setAlerts(lowBalance, opts) { return this.request("PUT", "/api/v3/account/alerts", { low_balance: lowBalance }, opts); }
-  webhooks(opts) { return this.request("GET", "/api/v3/webhooks", undefined, opts); }
-  createWebhook(url, events, opts) { return this.request("POST", "/api/v3/webhooks", { url, events }, opts); }
-  deleteWebhook(id, opts) { return this.request("DELETE", `/api/v3/webhooks/${encodeURIComponent(id)}`, undefined, opts); }
+  webhooks(opts) { return this.request("GET", `${this.webhooksBase}/webhooks`, undefined, opts); }
+  createWebhook(url, events, opts) { return this.request("POST", `${this.webhooksBase}/webhooks`, { url, events }, opts); }
+  deleteWebhook(id, opts) { return this.request("DELETE", `${this.webhooksBase}/webhooks/${encodeURIComponent(id)}`, undefined, opts); }
   deliveries(id, page, pageSize, opts) {
-    return this.request("GET", `/api/v3/webhooks/${encodeURIComponent(id)}/deliveries?page=${page}&page_size=${pageSize}`, undefined, opts);
+    return this.request("GET", `${this.webhooksBase}/webhooks/${encodeURIComponent(id)}/deliveries?page=${page}&page_size=${pageSize}`, undefined, opts);
   }
   resend(id, deliveryId, opts) {
-    return this.request("POST", `/api/v3/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/resend`, undefined, opts);
+    return this.request("POST", `${this.webhooksBase}/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/resend`, undefined, opts);
   }
   /** What a request to `modelId` costs this account; without `inputs`, the base price. */
   price(modelId, inputs, opts) {

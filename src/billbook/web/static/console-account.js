@@ -1,5 +1,6 @@
-// One account's page: its money (balance, held, spend), moving money, its keys, and the dashboard's
-// own spend and records views, run against the internal API through a client scoped to this account.
+// One account's page: its money (balance, held, spend), its spend limits, moving money, its keys, and
+// the dashboard's own spend, records and statements views, run against the internal API through a
+// client scoped to this account.
 
 import { toMicros, formatUSD } from "./money.js";
 import { $, make, setState, errorText, formatTime } from "./dom.js";
@@ -9,6 +10,8 @@ import { resetRecords, loadRecords } from "./records.js";
 import { loadUsage, redrawUsage, hasUsage } from "./usage.js";
 import { startForm, updateAccount } from "./console-funds.js";
 import { showKeys, keyName } from "./console-keys.js";
+import { showLimits } from "./console-limits.js";
+import { loadStatements } from "./statements.js";
 
 let shownId = null;
 let controller = null;
@@ -22,6 +25,7 @@ export function openAccount(id) {
     resetRecords();
     loadRecords();
     loadUsage();
+    loadStatements();
     startForm({ id, name: `#${id}`, balance: null });
   } else if (hasUsage()) {
     requestAnimationFrame(redrawUsage); // drawn while hidden: no width
@@ -35,6 +39,7 @@ export function refreshAccount() {
   loadAccount();
   loadRecords();
   loadUsage();
+  loadStatements();
 }
 
 function clearHead() {
@@ -45,6 +50,8 @@ function clearHead() {
     $(id).textContent = "…";
   }
   $("keys-body").textContent = "";
+  $("statements-table").tBodies[0].textContent = "";
+  $("statements-status").textContent = "";
   fillKeyFilter([]);
 }
 
@@ -84,20 +91,7 @@ function renderHead(a) {
   $("account-spend-today").textContent = money(a.spend_today);
   $("account-spend-month").textContent = money(a.spend_month);
   $("account-spend-30d").textContent = money(a.spend_30d);
-  $("account-limits").textContent = limitsText(a.limits);
-}
-
-/** "Limits: daily $50.00, monthly $1,000.00" from whatever limits the server reports; "" for none. */
-function limitsText(limits) {
-  if (!limits || typeof limits !== "object") return "";
-  const parts = [];
-  for (const [who, set] of Object.entries(limits)) {
-    if (!set || typeof set !== "object") continue;
-    for (const [window, value] of Object.entries(set)) {
-      if (value !== null && value !== undefined) parts.push(`${window} ${formatUSD(toMicros(value))}${who === "operator" || who === "customer" ? ` (${who})` : ""}`);
-    }
-  }
-  return parts.length ? `Spend limits: ${parts.join(", ")}` : "";
+  showLimits(a);
 }
 
 /** The records filter's key choices follow the account's keys. */

@@ -16,6 +16,9 @@ export function queryString(params = {}) {
 const INTERNAL = "/internal/v1";
 
 export class AdminApi extends Api {
+  /** The dashboard's webhooks view, run on this client, lists the platform's endpoints. */
+  webhooksBase = INTERNAL;
+
   /** The token's name and role (`read` or `write`). */
   whoami(opts) { return this.request("GET", `${INTERNAL}/whoami`, undefined, opts); }
 
@@ -41,12 +44,24 @@ export class AdminApi extends Api {
   recharge(id, body, opts) { return this.request("POST", `${INTERNAL}/accounts/${id}/recharges`, body, opts); }
   adjust(id, body, opts) { return this.request("POST", `${INTERNAL}/accounts/${id}/adjustments`, body, opts); }
 
-  /** A client the dashboard's views can use as theirs: search and spend of one account. */
+  /** Replace the operator's limits on an account (keyId null) or on one of its keys; {daily, monthly, total}. */
+  setLimits(id, keyId, body, opts) {
+    const path = keyId ? `${INTERNAL}/keys/${encodeURIComponent(keyId)}/limits` : `${INTERNAL}/accounts/${id}/limits`;
+    return this.request("PUT", path, body, opts);
+  }
+
+  /**
+   * A client the dashboard's views can use as theirs: search, spend and statements of one account
+   * (the platform's webhooks as the unscoped client's: they belong to no account).
+   */
   forAccount(accountId) {
-    return {
-      apiKey: this.apiKey,
+    const base = `${INTERNAL}/accounts/${accountId}`;
+    return Object.assign(Object.create(this), {
       searchBillings: (body, opts) => this.searchBillings({ ...body, account_id: accountId }, opts),
       usageStats: (body, opts) => this.usageStats({ ...body, account_id: accountId }, opts),
-    };
+      statement: (month, opts) => this.request("GET", `${base}/statements/${month}`, undefined, opts),
+      statementPdf: (month, opts) => this.document(`${base}/statements/${month}.pdf`, opts),
+      receiptPdf: (uuid, opts) => this.document(`${base}/receipts/${encodeURIComponent(uuid)}.pdf`, opts),
+    });
   }
 }

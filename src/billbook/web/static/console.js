@@ -1,13 +1,14 @@
 // billbook operator console: starts the views and switches between signing in and the console.
 // Plain ES modules, no build step, one module per view:
 //   console-signin.js (sign in), console-overview.js (+ -data.js), console-accounts.js,
-//   console-account.js with console-funds.js and console-keys.js, console-audit.js.
-// An account's spend and records are the dashboard's own views (usage.js, records.js and their
-// helpers), given a client scoped to that account. The address's hash picks the view:
-// #overview, #accounts, #account/ID, #audit.
+//   console-account.js with console-funds.js, console-keys.js and console-limits.js, console-audit.js.
+// An account's spend, records and statements are the dashboard's own views (usage.js, records.js,
+// statements.js and their helpers), given a client scoped to that account; the Webhooks view is the
+// dashboard's webhooks.js on the console's client, whose webhook routes are the platform's. The
+// address's hash picks the view: #overview, #accounts, #account/ID, #webhooks, #audit.
 
 import { $ } from "./dom.js";
-import { signOut, whenSignedOut } from "./session.js";
+import { session, signOut, whenSignedOut } from "./session.js";
 import { operator, applyRole } from "./console-session.js";
 import { AdminApi } from "./console-api.js";
 import { showSignin, storedToken, initSignin } from "./console-signin.js";
@@ -22,10 +23,12 @@ import { timeZoneNote } from "./filters.js";
 import { initRecordDialog, openRecord } from "./record-dialog.js";
 import { initDownload } from "./download.js";
 import { redrawUsage, hasUsage } from "./usage.js";
+import { initWebhooks, showWebhooks, refreshWebhooks } from "./webhooks.js";
 
-const VIEWS = ["overview", "accounts", "account", "audit"];
+const VIEWS = ["overview", "accounts", "account", "webhooks", "audit"];
+const TABS = ["overview", "accounts", "webhooks", "audit"];
 /** The tab that is current on each view (an account's page belongs to Accounts). */
-const TAB_OF = { overview: "overview", accounts: "accounts", account: "accounts", audit: "audit" };
+const TAB_OF = { overview: "overview", accounts: "accounts", account: "accounts", webhooks: "webhooks", audit: "audit" };
 
 /** {view, id} the address names, or null for a hash that is no view (the skip link's #main). */
 export function routeOf(hash) {
@@ -40,7 +43,7 @@ let shown = null;
 function showView(route) {
   shown = route;
   for (const view of VIEWS) $(`${view}-view`).hidden = view !== route.view;
-  for (const tab of ["overview", "accounts", "audit"]) {
+  for (const tab of TABS) {
     if (tab === TAB_OF[route.view]) $(`tab-${tab}`).setAttribute("aria-current", "page");
     else $(`tab-${tab}`).removeAttribute("aria-current");
   }
@@ -48,6 +51,7 @@ function showView(route) {
   if (route.view === "overview") showOverview();
   if (route.view === "accounts") showAccounts();
   if (route.view === "account") openAccount(route.id);
+  if (route.view === "webhooks") showWebhooks();
   if (route.view === "audit") showAudit();
 }
 
@@ -62,11 +66,13 @@ function refresh() {
   if (shown.view === "overview") loadOverview();
   if (shown.view === "accounts") loadAccounts();
   if (shown.view === "account") refreshAccount();
+  if (shown.view === "webhooks") refreshWebhooks();
   if (shown.view === "audit") loadAudit();
 }
 
 function startConsole(api, who) {
   operator.api = api;
+  session.api = api; // until an account's page scopes it; the webhooks view uses it as it is
   applyRole(who);
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
@@ -109,6 +115,7 @@ function init() {
   initRecords({ onOpen: openRecord });
   initRecordDialog({ onFilterPrediction: filterByPrediction });
   initDownload();
+  initWebhooks();
   whenSignedOut((message) => { shown = null; showSignin(message); }); // last: the views have let go by then
   $("signout").addEventListener("click", () => signOut());
   $("refresh").addEventListener("click", refresh);

@@ -4,11 +4,12 @@
 // (GET|PUT /api/v3/account/alerts). The operator's limits are shown, never edited here: the lower
 // of the two sets is what charges are held to.
 
-import { toMicros, formatUSD, decimalText } from "./money.js";
+import { decimalText } from "./money.js";
 import { $, make, announce, setState, errorText } from "./dom.js";
 import { session, handleAuthError, whenSignedOut } from "./session.js";
+import { windowsTable, setterNote, limitsEditor } from "./limits-view.js";
 
-const WINDOWS = [["daily", "Today (UTC)"], ["monthly", "This month"], ["total", "Total"]];
+export { percentOf } from "./limits-view.js";
 
 let generation = 0;
 let loaded = false;
@@ -41,87 +42,6 @@ export async function loadKeys() {
   }
 }
 
-/** The percentage of `limit` that `spent` is, clamped to 0..100 (null without a limit). */
-export function percentOf(spent, limit) {
-  if (limit === null) return null;
-  if (limit === 0n) return spent > 0n ? 100 : 0;
-  const p = Number((spent * 10000n) / limit) / 100;
-  return Math.max(0, Math.min(100, p));
-}
-
-function windowRow(label, spentValue, limitValue) {
-  const spent = toMicros(spentValue ?? 0);
-  const limit = limitValue === null || limitValue === undefined ? null : toMicros(limitValue);
-  const pct = percentOf(spent, limit);
-  const level = pct === null ? "" : pct >= 100 ? " bar-full" : pct >= 80 ? " bar-warn" : "";
-  const bar = pct === null
-    ? make("span", { class: "muted small", text: "No limit" })
-    : make("progress", { class: `spend-bar${level}`, max: 100, value: pct, "aria-label": `${label}: ${pct.toFixed(0)}% of the limit` });
-  return make("tr", { "data-window": label },
-    make("th", { scope: "row", text: label }),
-    make("td", { class: "num", "data-field": "spent", text: formatUSD(spent) }),
-    make("td", { class: "num", "data-field": "limit", text: limit === null ? "—" : formatUSD(limit) }),
-    make("td", { class: "bar-cell" }, bar));
-}
-
-function windowsTable(data) {
-  const rows = WINDOWS.map(([p, label]) => windowRow(label, data.spend[p], data.limits.applied[p]));
-  return make("table", { class: "data-table limits-table" },
-    make("thead", {}, make("tr", {},
-      make("th", { scope: "col", text: "Window" }), make("th", { scope: "col", class: "num", text: "Spent" }),
-      make("th", { scope: "col", class: "num", text: "Limit" }), make("th", { scope: "col", text: "Used" }))),
-    make("tbody", {}, ...rows));
-}
-
-function setterNote(data) {
-  const part = (who, set) => `${who}: ` + WINDOWS.map(([p]) =>
-    `${p} ${set[p] === null ? "none" : formatUSD(toMicros(set[p]))}`).join(" · ");
-  return make("p", { class: "muted small setter-note",
-    text: `${part("Operator's limits", data.limits.operator)}. ${part("Yours", data.limits.customer)}.` });
-}
-
-/** The editor of the customer's own limits on the account (keyId null) or on one key. */
-function editor(keyId, data) {
-  const form = make("form", { class: "limits-form", "data-testid": keyId ? `limits-form-${keyId}` : "limits-form-account", novalidate: true });
-  for (const [p, label] of WINDOWS) {
-    const value = data.limits.customer[p];
-    const id = `limit-${keyId || "account"}-${p}`;
-    form.append(make("label", { for: id, class: "limit-field" },
-      make("span", { text: `${label} limit (USD)` }),
-      make("input", { id, name: p, inputmode: "decimal", placeholder: "No limit", autocomplete: "off",
-        value: value === null ? "" : decimalText(value) })));
-  }
-  const status = make("p", { class: "form-status small", role: "status" });
-  form.append(make("div", { class: "form-actions" },
-    make("button", { type: "submit", class: "btn btn-small", text: "Save limits" }), status));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = {};
-    for (const [p, label] of WINDOWS) {
-      const text = form.elements[p].value.trim().replace(/^\$/, "");
-      if (text && !/^[0-9]+(\.[0-9]{1,6})?$/.test(text)) {
-        status.textContent = `${label} limit must be an amount in USD, or empty for no limit.`;
-        status.className = "form-status small error";
-        form.elements[p].focus();
-        return;
-      }
-      body[p] = text || null;
-    }
-    status.className = "form-status small";
-    status.textContent = "Saving…";
-    try {
-      await session.api.setLimits(keyId, body);
-      status.textContent = "Saved.";
-      loadKeys();
-    } catch (err) {
-      if (handleAuthError(err)) return;
-      status.className = "form-status small error";
-      status.textContent = err.message;
-    }
-  });
-  return form;
-}
-
 function drawSubject(node, title, key, data) {
   node.textContent = "";
   const head = make("div", { class: "key-head" }, make("h3", { text: title }));
@@ -130,7 +50,9 @@ function drawSubject(node, title, key, data) {
     if (key.revoked) head.append(make("span", { class: "badge badge-revoked", text: "Revoked" }));
   }
   node.append(head, windowsTable(data), setterNote(data),
-    make("details", { class: "limits-edit" }, make("summary", { text: "Edit your limits" }), editor(key ? key.access_key_id : null, data)));
+    make("details", { class: "limits-edit" }, make("summary", { text: "Edit your limits" }),
+      limitsEditor(key ? key.access_key_id : null, data, {
+        save: (keyId, body) => session.api.setLimits(keyId, body), onSaved: () => loadKeys() })));
 }
 
 function drawKeys(items) {

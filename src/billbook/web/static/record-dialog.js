@@ -1,8 +1,8 @@
 // The record details dialog: every field of one billing record, its order and its prediction.
 
 import { toMicros, formatUSD } from "./money.js";
-import { $, make, formatTime } from "./dom.js";
-import { whenSignedOut } from "./session.js";
+import { $, make, formatTime, saveBlob, errorText } from "./dom.js";
+import { session, handleAuthError, whenSignedOut } from "./session.js";
 import { typeLabel, amountText, balanceAfterText } from "./record.js";
 
 let shownRecord = null;
@@ -17,6 +17,27 @@ export function initRecordDialog({ onFilterPrediction }) {
     dialog.close();
     if (r && r.prediction) onFilterPrediction(r.prediction.uuid);
   });
+  $("record-receipt").addEventListener("click", downloadReceipt);
+}
+
+/** A recharge's receipt, fetched with the key (or admin token) in the header and saved as a file. */
+async function downloadReceipt() {
+  const r = shownRecord;
+  const button = $("record-receipt");
+  const status = $("record-receipt-status");
+  if (!r || button.disabled) return;
+  button.disabled = true;
+  status.textContent = "Preparing the receipt…";
+  try {
+    const filename = `receipt-${r.uuid}.pdf`;
+    saveBlob(await session.api.receiptPdf(r.uuid), filename);
+    status.textContent = `Downloaded ${filename}.`;
+  } catch (err) {
+    if (handleAuthError(err)) return;
+    status.textContent = errorText(err, "the receipt").replace("Could not load", "Could not download");
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function section(title, rows) {
@@ -72,6 +93,8 @@ export function openRecord(r) {
   const amount = amountText(r);
   $("record-dialog-title").textContent = amount ? `${typeLabel(r)} · ${amount}` : typeLabel(r);
   $("record-filter-prediction").hidden = !p;
+  $("record-receipt").hidden = r.billing_type !== "recharge";
+  $("record-receipt-status").textContent = "";
   const dialog = $("record-dialog");
   if (!dialog.open) dialog.showModal();
   $("record-dialog-close").focus();

@@ -86,7 +86,7 @@ function drawEndpoints(endpoints) {
       make("td", { class: "actions" },
         make("button", { type: "button", class: "btn btn-small", text: "Deliveries", onclick: () => openLog(e) }),
         make("button", { type: "button", class: "btn btn-ghost btn-small", text: "Delete",
-          "aria-label": `Delete endpoint ${e.url}`, onclick: () => removeEndpoint(e) }))));
+          "aria-label": `Delete endpoint ${e.url}`, "data-write": true, onclick: () => removeEndpoint(e) }))));
   }
 }
 
@@ -204,7 +204,7 @@ function drawDeliveries(data) {
         make("div", { class: "muted small", text: next })),
       make("td", {}, attempts),
       make("td", { class: "actions" }, make("button", { type: "button", class: "btn btn-small", text: "Resend",
-        "aria-label": `Resend ${d.event_id}`, onclick: () => resend(d) }))));
+        "aria-label": `Resend ${d.event_id}`, "data-write": true, onclick: () => resend(d) }))));
   }
   setState($("deliveries-state"), data.items.length ? "" : "empty", data.items.length ? ""
     : "No deliveries yet: events that happen from now on show here.");
