@@ -14,9 +14,12 @@ async def averify(db: Database) -> Report:
         return await verify(conn)
 
 
-async def assert_verified(db: Database) -> Report:
+async def assert_verified(db: Database, *, unaudited: bool = False) -> Report:
+    """``verify`` finds nothing; ``unaudited``: but the audit log's completeness, for tests that
+    write through the ledger directly (as no operator can) to study something else."""
     report = await averify(db)
-    assert report.ok, "verify found violations:\n" + "\n".join(map(str, report.violations))
+    found = [v for v in report.violations if not (unaudited and v.check == "audit")]
+    assert not found, "verify found violations:\n" + "\n".join(map(str, found))
     return report
 
 

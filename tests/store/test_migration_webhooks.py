@@ -19,7 +19,7 @@ async def test_webhook_tables_come_and_go(empty_db: Database) -> None:
         await conn.execute(text(
             "INSERT INTO events (uuid, account_id, type, data, created_at) VALUES ('evt_1', 1, 'recharge.created', '{}', 0)"
         ))
-    await upgrade(empty_db)
+    await upgrade(empty_db, "0008")
     async with empty_db.transaction(write=False) as conn:
         names = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
         indexes = await conn.run_sync(lambda sync: {i["name"] for i in inspect(sync).get_indexes("webhook_deliveries")})

@@ -22,7 +22,7 @@ from billbook.store.db import Database
 from billbook.store.migrate import upgrade
 from billbook.store.partitions import Month
 from tests.checks import assert_verified
-from tests.conftest import ADMIN_TOKEN, drop_pg_database, new_pg_database
+from tests.conftest import ADMIN_TOKEN, DB_POOLER, drop_pg_database, new_pg_database, open_database
 
 pytestmark = pytest.mark.postgres
 
@@ -42,7 +42,7 @@ def own_url(pg_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def pg(own_url: str) -> AsyncIterator[Database]:
-    db = Database(own_url)
+    db = open_database(own_url)
     await upgrade(db)
     yield db
     await db.dispose()
@@ -66,7 +66,7 @@ async def _tables(db: Database) -> set[str]:
 
 
 async def test_a_populated_database_is_partitioned(own_url: str) -> None:
-    db = Database(own_url)
+    db = open_database(own_url)
     try:
         await upgrade(db, "0005")
         async with db.transaction(write=True) as conn:
@@ -96,7 +96,7 @@ async def test_a_populated_database_is_partitioned(own_url: str) -> None:
         async with db.transaction(write=True) as conn:  # the old references still hold
             again = await funds.recharge(conn, 1, 150, "top-up-2", at=MAR_2025)
         assert not again.created
-        await assert_verified(db)
+        await assert_verified(db, unaudited=True)
     finally:
         await db.dispose()
 
@@ -131,7 +131,7 @@ async def test_a_reference_or_prediction_repeated_in_another_month_is_one_record
                 "INSERT INTO billing_record_keys (id, created_at, uuid, account_id, billing_type, reference)"
                 " SELECT id, created_at, uuid, account_id, billing_type, reference FROM billing_records WHERE uuid = 'dup'"
             ))
-    await assert_verified(pg)
+    await assert_verified(pg, unaudited=True)
 
 
 async def test_a_back_dated_record_lands_in_its_month(pg: Database) -> None:
@@ -144,7 +144,7 @@ async def test_a_back_dated_record_lands_in_its_month(pg: Database) -> None:
         made = await partitions.maintain(conn, OLD + 1, ahead=0, back=0)
         where = (await conn.execute(text("SELECT tableoid::regclass::text FROM billing_records"))).scalar()
     assert Month(2019, 5) in made and where == Month(2019, 5).table
-    await assert_verified(pg)
+    await assert_verified(pg, unaudited=True)
 
 
 async def test_archived_months_round_trip_and_still_balance(pg: Database, own_url: str, tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, own_ur
     totals = [archive.parquet_totals(f) for f in files]
     assert {sum(t[0] for t in totals): sum(t[1] for t in totals)} == expected
     assert not {Month(2024, 11).table, Month(2024, 12).table} & await _tables(pg)
-    await assert_verified(pg)
+    await assert_verified(pg, unaudited=True)
     async with pg.transaction(write=False) as conn:
         with pytest.raises(Archived, match="2024-12"):
             await search.search(conn, search.Criteria(account_id=account_id, start_ms=NOV_2024), 1, 10)
@@ -174,7 +174,7 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, own_ur
         online = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
     assert online.total == 1 and online.items[0].created_at == MAR_2025
     # Over HTTP: a search of archived months says where they went; their usage still answers.
-    app = create_app(Settings(database_url=own_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None))
+    app = create_app(Settings(database_url=own_url, admin_token=ADMIN_TOKEN, hold_sweep_interval_s=None, db_pooler=DB_POOLER))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://billbook.test") as http:
@@ -202,4 +202,4 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, own_ur
                 await attempt(conn)
     async with pg.transaction(write=True) as conn:
         await charge(conn, Charge(prediction_uuid=f"{9:032x}", access_key_id=key, model_uuid="m", price=1, created_at=MAR_2025))
-    await assert_verified(pg)
+    await assert_verified(pg, unaudited=True)

@@ -7,7 +7,7 @@ which prediction status) come from the caller; this module only knows how to ask
 
 Months archived to Parquet (``billbook archive``) are no longer in ``billing_records``: their
 per-account sums (``billing_archive_accounts``) open each account's running balance, and the
-checks of orders and rollups start at the first month still online (``_online_from``). A record
+checks of orders and rollups start at the first month still online (``online_from``). A record
 online whose id is below one of its account's archived records (a month's records written after a
 later month's) has no opening sum to be checked against; the archive's own check covered it.
 """
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from billbook.store import dialect
-from billbook.store.archive import archived_before
+from billbook.store.archive import archived_before, opening_balances
 from billbook.store.tables import (
     access_keys,
     audit_log,
@@ -38,7 +38,7 @@ from billbook.store.tables import (
     predictions,
     usage_daily,
 )
-from billbook.times import MS_PER_DAY
+from billbook.times import MS_PER_DAY, month_key
 from billbook.vocabulary import BillingType, PredictionStatus
 
 r = billing_records.c
@@ -54,7 +54,12 @@ def _archived() -> Any:
     )
 
 
-async def _online_from(conn: AsyncConnection) -> int:
+async def archived_accounts(conn: AsyncConnection) -> set[int]:
+    """Accounts with records in archived months."""
+    return set((await opening_balances(conn)).keys())
+
+
+async def online_from(conn: AsyncConnection) -> int:
     """The first millisecond still in ``billing_records`` (0 when nothing was archived)."""
     found = await archived_before(conn)
     return found[0] if found else 0
@@ -319,7 +324,7 @@ async def bad_orders(
         )
         .select_from(orders.join(predictions, p.id == o.prediction_id).outerjoin(agg, agg.c.order_id == o.id))
         .where(or_(~consistent, deducts != 1, ~func.coalesce(prices_ok, false()), p.account_id != o.account_id))
-        .where(o.created_at >= await _online_from(conn))
+        .where(o.created_at >= await online_from(conn))
         .order_by(o.id)
     )
     return await _rows(conn, query, limit, OrderFigures)
@@ -466,7 +471,7 @@ async def _differences(conn: AsyncConnection, query: Any, limit: int, keys: tupl
 
 async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
     """Cells of ``usage_daily`` that differ from a recomputation from the records, or are missing."""
-    stored = select(usage_daily).where(usage_daily.c.day >= await _online_from(conn) // MS_PER_DAY).subquery()
+    stored = select(usage_daily).where(usage_daily.c.day >= await online_from(conn) // MS_PER_DAY).subquery()
     return await _differences(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit, USAGE_KEYS, USAGE_VALUES)
 
 
@@ -487,7 +492,7 @@ async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[
     )
     query = (
         select(u.account_id, u.day, u.model_uuid, u.access_key_id, u.last_used_at, u.last_price)
-        .where(u.deduct_count > 0, ~newest, u.day >= await _online_from(conn) // MS_PER_DAY)
+        .where(u.deduct_count > 0, ~newest, u.day >= await online_from(conn) // MS_PER_DAY)
         .order_by(u.account_id, u.day, u.model_uuid, u.access_key_id)
     )
     return await _rows(conn, query, limit, LastPrice)
@@ -509,7 +514,7 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Ce
     )
     stored = (
         select(table.c.account_id, table.c.day.cast(Integer).label("day"), table.c.billing_type, table.c["count"])
-        .where(table.c.day >= await _online_from(conn) // MS_PER_DAY)
+        .where(table.c.day >= await online_from(conn) // MS_PER_DAY)
         .subquery()
     )
     keys = ("account_id", "day", "billing_type")
@@ -526,7 +531,8 @@ async def billing_monthly_mismatches(conn: AsyncConnection, limit: int) -> list[
         .group_by(r.account_id, month, r.billing_type, model)
         .subquery()
     )
-    stored = select(billing_monthly).subquery()
+    online = await online_from(conn)
+    stored = select(billing_monthly).where(billing_monthly.c.month >= (month_key(online) if online else 0)).subquery()
     keys, values = ("account_id", "month", "billing_type", "model_uuid"), ("count", "amount")
     return await _differences(conn, _diff(stored, computed, keys, values), limit, keys, values)
 
