@@ -76,7 +76,7 @@ def upgrade() -> None:
         postgresql_where=sa.text(OPEN_ORDERS),
         sqlite_where=sa.text(OPEN_ORDERS),
     )
-    op.create_index("ix_billing_records_time", "billing_records", ["created_at", "id"])
+    op.create_index("ix_billing_records_time", "billing_records", [sa.text("(created_at + 0)"), "id"])
     op.create_index("ix_usage_daily_day", "usage_daily", ["day", "account_id"])
     bind = op.get_bind()
     last_record = bind.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM billing_records")).scalar_one()

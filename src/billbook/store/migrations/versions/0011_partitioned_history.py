@@ -36,7 +36,7 @@ INDEXES = {
     "ix_billing_records_account_model_time": "account_id, model_uuid, created_at, id",
     "ix_billing_records_account_key_time": "account_id, access_key_id, created_at, id",
     "ix_billing_records_prediction": "prediction_id",
-    "ix_billing_records_time": "created_at, id",
+    "ix_billing_records_time": "(created_at + 0), id",
 }
 FOREIGN_KEYS = {
     "account_id": "accounts",
