@@ -508,6 +508,20 @@ def spend_windows(per_day: list) -> list[tuple]:
     return [(a, k, str(p), st, v, 0) for (a, k, p, st), v in found.items()]
 
 
+#: The audit log's rows for the loaded history, as if an operator had made each recharge,
+#: adjustment and key through the internal API (``verify`` checks that none is missing).
+AUDIT_LOADED = (
+    "INSERT INTO audit_log (at, token_name, action, route, account_id, target, ref, summary, status) "
+    "SELECT created_at, 'bench', billing_type, 'bench/generate.py', account_id, 'account:' || account_id, uuid, '{}', 200 "
+    "FROM billing_records WHERE billing_type IN ('recharge', 'adjust')",
+    "INSERT INTO audit_log (at, token_name, action, route, account_id, target, ref, summary, status) "
+    "SELECT created_at, 'bench', 'key.create', 'bench/generate.py', account_id, 'account:' || account_id, access_key_id, '{}', 200 "
+    "FROM access_keys",
+    "INSERT INTO audit_log (at, token_name, action, route, account_id, target, ref, summary, status) "
+    "SELECT revoked_at, 'bench', 'key.revoke', 'bench/generate.py', account_id, 'account:' || account_id, access_key_id, '{}', 200 "
+    "FROM access_keys WHERE revoked_at IS NOT NULL",
+)
+
 #: Counts and sums per account, UTC month (YYYYMM), type and model, as ``store.billing`` keeps them.
 ROLLUP_BILLING_MONTHLY = (
     "INSERT INTO billing_monthly (account_id, month, billing_type, model_uuid, count, amount) "
@@ -642,6 +656,8 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
         await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
         await conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_PG))
+        for statement in AUDIT_LOADED:
+            await conn.execute(statement)
         timer.lap("balances and rollups")
         await conn.execute("VACUUM (ANALYZE)")
         timer.lap("vacuum analyze")
@@ -714,6 +730,8 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute(ROLLUP_USAGE_DAILY)
         conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
         conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_SQLITE))
+        for statement in AUDIT_LOADED:
+            conn.execute(statement)
         conn.execute("COMMIT")
         timer.lap("balances and rollups")
         conn.execute("ANALYZE")
