@@ -205,11 +205,15 @@ def export_peak(count: int, tmp_path: Any) -> int:
 
 
 def test_export_memory_does_not_grow_with_the_number_of_records(tmp_path: Any) -> None:
-    small = export_peak(1_000, tmp_path)
-    large = export_peak(10_000, tmp_path)
-    assert large < small * 2, (small, large)
-    lines = (tmp_path / "out-10000.jsonl").read_text().splitlines()
-    assert len(lines) == 10_000 and len(set(lines)) == 10_000
+    # The lowest of three peaks each: tracemalloc counts every thread of the test process, and a
+    # background thread of another fixture may allocate during any one export (peaks of one size
+    # vary by a third from run to run). Twenty times the records would show as many times the
+    # memory in every run if the export held them; it stays flat.
+    small = min(export_peak(1_000, tmp_path) for _ in range(3))
+    large = min(export_peak(20_000, tmp_path) for _ in range(3))
+    assert large < small * 2.5, (small, large)
+    lines = (tmp_path / "out-20000.jsonl").read_text().splitlines()
+    assert len(lines) == 20_000 and len(set(lines)) == 20_000
 
 
 # --- live server -----------------------------------------------------------------------------------
