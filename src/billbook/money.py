@@ -48,12 +48,11 @@ def micros_to_decimal(micros: int) -> Decimal:
 def usd_text(micros: int) -> str:
     """Exact decimal text of a micro-dollar amount, for JSON numbers and CSV cells alike:
     ``40000`` -> ``0.04``, ``-5000000`` -> ``-5``, ``8999999999999999`` -> ``8999999999.999999``.
-    Integer arithmetic only, so it is exact for every integer (no float, no exponent form)."""
-    whole, frac = divmod(abs(micros), MICROS_PER_USD)
-    sign = "-" if micros < 0 else ""
-    if not frac:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+    Integer arithmetic only, so it is exact for every integer (no float, no exponent form); the six
+    decimals come from ``str`` of ``frac + 10**6``, cheaper than a format specification."""
+    whole, frac = divmod(-micros if micros < 0 else micros, MICROS_PER_USD)
+    text = str(whole) if not frac else f"{whole}.{str(frac + MICROS_PER_USD)[1:].rstrip('0')}"
+    return "-" + text if micros < 0 else text
 
 
 def format_usd(micros: int) -> str:

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     log_format: str = "json"
     #: One log line per request (method, path, status, duration, request id).
     access_log: bool = True
+    #: FastAPI's OpenTelemetry instrumentation (traces, metrics and logs to the providers configured
+    #: in the process, e.g. by ``opentelemetry-instrument``). Off by default: billbook's own
+    #: Prometheus metrics and access lines cover a request, and asking the providers whether they
+    #: are configured is a measurable part of each small request.
+    opentelemetry: bool = False
     #: When set, ``GET /metrics`` answers only requests with ``Authorization: Bearer <this token>``
     #: (the figures show business volume); unset: ``/metrics`` is open, for a quick start. Surrounding
     #: white space is dropped, as for the admin token.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -17,9 +18,11 @@ class JSONBody(Response):
         return orjson.dumps(content)
 
 
+@lru_cache(maxsize=16_384)
 def usd(micros: int) -> orjson.Fragment:
     """Money as a JSON number in USD, written as exact decimal text straight into the response:
-    a float would turn ``8999999999.999999`` into ``8999999999.999998``."""
+    a float would turn ``8999999999.999999`` into ``8999999999.999998``. Cached: prices repeat
+    on every page, and a fragment is immutable."""
     return orjson.Fragment(usd_text(micros))
 
 

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billbook import logs
 from billbook.api import metrics, metrics_port
+from billbook.api.direct import DirectRoutes
 from billbook.api.envelope import failure
 from billbook.api.errors import PayloadTooLarge, RateLimited
 from billbook.api.ratelimit import Limiter, Rate, bucket, make_limiter, retry_after
@@ -89,6 +90,7 @@ class RequestGuard:
         self.access_log = access_log_enabled
         self.handlers = handlers
         self.routes = routes
+        self.direct = DirectRoutes(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,10 +123,12 @@ class RequestGuard:
 
         try:
             refusal = await self._refusal(scope, length, auth, credentials)
+            if length is None and scope["method"] not in ("GET", "HEAD"):
+                receive = _limited(receive, self.max_body)
             if refusal is not None:
                 await self._render(refusal, scope, receive, send_with_id)
-            elif length is None and scope["method"] not in ("GET", "HEAD"):
-                await self.app(scope, _limited(receive, self.max_body), send_with_id)
+            elif (direct := self.direct.find(scope["method"], scope["path"])) is not None:
+                await self.direct.serve(direct, scope, receive, send_with_id)
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception as exc:

@@ -95,15 +95,21 @@ async def drop_detached(conn: AsyncConnection, month: Month) -> None:
     await conn.execute(text(f"DROP TABLE IF EXISTS {month.table}"))
 
 
+#: Asked by every search and usage read, so built once and run as a prepared hot read.
+_NEWEST_ARCHIVE = select(billing_archives.c.month, billing_archives.c.path).order_by(billing_archives.c.month.desc()).limit(1)
+
+
 async def archived_before(conn: AsyncConnection) -> tuple[int, str, str] | None:
     """``(end_ms, month, path)`` of the newest archived month, or ``None``: records before
-    ``end_ms`` are in Parquet files, not in the database."""
-    row = (
-        await conn.execute(select(billing_archives.c.month, billing_archives.c.path).order_by(billing_archives.c.month.desc()).limit(1))
-    ).first()
-    if row is None:
+    ``end_ms`` are in Parquet files, not in the database. Only partitioned history is ever
+    archived, so an unpartitioned database (SQLite) is not asked."""
+    if not dialect.partitioned_records(conn):
         return None
-    return Month.parse(row.month).end_ms, row.month, row.path
+    rows = await dialect.fetch(conn, _NEWEST_ARCHIVE, {})
+    if not rows:
+        return None
+    month, path = rows[0]["month"], rows[0]["path"]
+    return Month.parse(month).end_ms, month, path
 
 
 async def opening_balances(conn: AsyncConnection) -> dict[int, tuple[int, int]]:

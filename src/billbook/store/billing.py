@@ -156,8 +156,8 @@ _VIEWED = (
 
 
 def view_query() -> Select:
-    """Each record with its key's name, order and prediction, as the wire shows them (the columns
-    of ``RecordView``)."""
+    """Each record with its key's name, order and prediction, as the wire shows them: the fields
+    of ``RecordView``, in its order (rows are made from them positionally)."""
     return (
         select(
             *(billing_records.c[name] for name in _VIEWED),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine, URL, make_url
@@ -162,17 +162,21 @@ class Database:
         """The synchronous engine under every connection handed out, for SQLAlchemy's events."""
         return self.sqlite.engine if self.sqlite is not None else self.write_engine.sync_engine
 
-    @asynccontextmanager
-    async def transaction(self, *, write: bool, replica_ok: bool = False) -> AsyncIterator[AsyncConnection]:
+    def transaction(self, *, write: bool, replica_ok: bool = False) -> AbstractAsyncContextManager[Any]:
         """One transaction: committed when the block ends normally, rolled back on any exception.
 
         ``replica_ok``: a read that may be served by a streaming replica, up to the configured lag
         old (customer reads); without it, or when no replica is fresh, the primary serves it. Whatever
-        must read its own writes leaves it out."""
+        must read its own writes leaves it out. (A plain method: SQLite's reads get the store's own
+        context manager with no generator wrapped around it.)"""
         if self.sqlite is not None:
-            async with self._sqlite_transaction(self.sqlite, write=write) as conn:
-                yield conn
-            return
+            if write and self._write_lock is not None:
+                return self._sqlite_write(self.sqlite)
+            return self.sqlite.transaction(write=write)
+        return self._pg_transaction(write=write, replica_ok=replica_ok)
+
+    @asynccontextmanager
+    async def _pg_transaction(self, *, write: bool, replica_ok: bool) -> AsyncIterator[AsyncConnection]:
         engine = self.write_engine if write else self.read_engine
         if replica_ok and not write and self.replicas is not None:
             engine = self.replicas.pick() or engine
@@ -187,14 +191,10 @@ class Database:
         return self.replicas is not None and conn.sync_engine.pool is not self.write_engine.sync_engine.pool
 
     @asynccontextmanager
-    async def _sqlite_transaction(self, sqlite: SqliteStore, *, write: bool) -> AsyncIterator[Any]:
-        if write and self._write_lock is not None:
-            # This process's writers queue here, not in SQLite: only one of them at a time asks
-            # other processes for the write lock.
-            async with self._write_lock, sqlite.transaction(write=True) as conn:
-                yield conn
-            return
-        async with sqlite.transaction(write=write) as conn:
+    async def _sqlite_write(self, sqlite: SqliteStore) -> AsyncIterator[Any]:
+        # This process's writers queue here, not in SQLite: only one of them at a time asks other
+        # processes for the write lock.
+        async with self._write_lock, sqlite.transaction(write=True) as conn:  # type: ignore[union-attr]
             yield conn
 
     async def dispose(self) -> None:

@@ -38,13 +38,15 @@ The rest of ``store/`` asks this module and never tests a dialect's name itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, any_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
 
 POSTGRESQL = "postgresql"
 SQLITE = "sqlite"
@@ -199,6 +201,19 @@ async def fetch(conn: AsyncConnection, statement: Executable, params: Mapping[st
     cursor = raw.execute(sql, values)
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+async def fetch_rows(conn: AsyncConnection, statement: Executable, params: Mapping[str, Any], row: Callable[..., T]) -> list[T]:
+    """``fetch``, each row made by ``row`` from the driver's row positionally: the statement selects
+    ``row``'s fields in order (a named tuple's), so no mapping is built per row."""
+    found = _compiled_once(conn, statement)
+    if found is None:
+        return [row(**mapping) for mapping in (await conn.execute(statement, dict(params))).mappings()]
+    sql, names, defaults = found
+    values = [params[n] if n in params else defaults[n] for n in names]
+    raw = (await conn.get_raw_connection()).driver_connection
+    rows = await raw.fetch(sql, *values) if name(conn) == POSTGRESQL else raw.execute(sql, values).fetchall()
+    return [row(*r) for r in rows]
 
 
 # --- calendar -------------------------------------------------------------------------------------

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billbook.store import dialect
+
+#: Built once and run as a prepared hot read: load balancers ask every few seconds.
+_PING = select(literal_column("1").label("one"))
 
 
 async def ping(conn: AsyncConnection) -> bool:
-    return (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    rows = await dialect.fetch(conn, _PING, {})
+    return bool(rows) and rows[0]["one"] == 1

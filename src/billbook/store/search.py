@@ -313,6 +313,6 @@ async def page(
     """
     shape = _shape(conn, criteria, low, high)
     params = _params(criteria, low, high) | {"offset": offset, "limit": limit}
-    views = [RecordView(**row) for row in await dialect.fetch(conn, _page_statement(shape), params)]
+    views = await dialect.fetch_rows(conn, _page_statement(shape), params, RecordView)
     views.sort(key=lambda v: (v.created_at, v.id), reverse=not shape.ascending)
     return views
