@@ -5,9 +5,12 @@
 //   prices.js (the Prices view), keys.js (the Keys view: spend against limits, limits and alert
 //   editors), webhooks.js (the Webhooks view), statements.js + statements-data.js (the Statements
 //   view). The address's hash picks the view: #prices, #keys, #webhooks, #statements or #overview.
+// The markup the console shares (sign-in form, spend, records, webhooks, statements, record details)
+// is built by parts.js into the page's `data-part` slots.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
+import { buildParts } from "./parts.js";
 import { session, signOut, whenSignedOut } from "./session.js";
 import { showSignin, storedSecret, initSignin } from "./signin.js";
 import { loadBalance, renderBalance } from "./balance.js";
@@ -80,6 +83,7 @@ function redrawOnResize() {
 }
 
 function init() {
+  buildParts(); // first: the views look their elements up by id
   initSignin(DOOR, startApp);
   initRecords({ onOpen: openRecord });
   initRecordDialog({ onFilterPrediction: filterByPrediction });

@@ -5,9 +5,11 @@
 // An account's spend, records and statements are the dashboard's own views (usage.js, records.js,
 // statements.js and their helpers), given a client scoped to that account; the Webhooks view is the
 // dashboard's webhooks.js on the console's client, whose webhook routes are the platform's. The
-// address's hash picks the view: #overview, #accounts, #account/ID, #webhooks, #audit.
+// address's hash picks the view: #overview, #accounts, #account/ID, #webhooks, #audit. Their markup is
+// the dashboard's too, built by parts.js into the page's `data-part` slots.
 
 import { $ } from "./dom.js";
+import { buildParts } from "./parts.js";
 import { session, signOut, whenSignedOut } from "./session.js";
 import { operator, applyRole } from "./console-session.js";
 import { AdminApi } from "./console-api.js";
@@ -110,6 +112,7 @@ async function resume(token) {
 }
 
 function init() {
+  buildParts(); // first: the views look their elements up by id
   initSignin(DOOR, startConsole);
   initAccounts();
   initAudit();
