@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +30,8 @@ from launcher import open_database  # noqa: E402
 from billbook.store.migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pricing_bench import ADMIN, ADMIN_TOKEN, PG_ADMIN, _pg  # noqa: E402
+from pricing_bench import ADMIN, ADMIN_TOKEN  # noqa: E402
+from scratch import scratch_databases  # noqa: E402
 
 TARGET = 1.2
 DAY_MS = 86_400_000
@@ -101,18 +101,7 @@ async def main() -> int:
     parser.add_argument("--charges", type=int, default=300, help="measured charges per account")
     parser.add_argument("--warmup", type=int, default=30)
     args = parser.parse_args()
-    dropped: list[str] = []
-    urls = args.db
-    if not urls:
-        urls = [f"sqlite:///{Path(tempfile.mkdtemp(prefix='limits-bench-')) / 'bench.db'}"]
-        name = f"billbook_limits_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            await _pg(PG_ADMIN, f'CREATE DATABASE "{name}"')
-            urls.append(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-            dropped.append(name)
-        except (OSError, Exception) as exc:  # noqa: BLE001 - no PostgreSQL: SQLite alone
-            print(f"PostgreSQL skipped ({exc.__class__.__name__}: {exc})", file=sys.stderr)
-    try:
+    async with scratch_databases(args.db, "limits-bench") as urls:
         print(f"{'database':<12} {'small (ms)':>11} {'big (ms)':>9} {'ratio':>7}  target <= {TARGET}x")
         for url in urls:
             r = await measure(url, args.history, args.charges, args.warmup)
@@ -120,9 +109,6 @@ async def main() -> int:
             print(f"{url.split(':', 1)[0]:<12} {r['small_ms']:>11.2f} {r['big_ms']:>9.2f} {r['ratio']:>6.2f}x  {verdict} "
                   f"(median of {args.charges} single charges each; p90 {r['p90']['small']:.2f} / {r['p90']['big']:.2f} ms; "
                   f"big account: {args.history} records over 365 days, loaded in {r['load_s']:.0f} s)")
-    finally:
-        for name in dropped:
-            await _pg(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

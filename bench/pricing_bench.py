@@ -16,25 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
 from billbook.api.app import create_app
 from billbook.settings import Settings
 from launcher import open_database  # noqa: E402
+from scratch import scratch_databases  # noqa: E402
 from billbook.store.migrate import upgrade
 
 ADMIN_TOKEN = "pricing-bench-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-PG_ADMIN = os.environ.get("BILLBOOK_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET = 1.5
 DAY_MS = 86_400_000
 #: A catalog like a real one: flat prices, per-second video, a price by resolution.
@@ -58,16 +55,6 @@ def inputs_for(rng: random.Random, model_id: str) -> dict:
         "tokens": rng.randrange(100, 8000),
         "seed": rng.randrange(2**31),
     }
-
-
-async def _pg(admin: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def setup(http: httpx.AsyncClient, accounts: int) -> list[str]:
@@ -147,19 +134,7 @@ async def main() -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--accounts", type=int, default=30)
     args = parser.parse_args()
-    dropped: list[str] = []
-    urls = args.db
-    tmp = tempfile.mkdtemp(prefix="pricing-bench-")
-    if not urls:
-        urls = [f"sqlite:///{Path(tmp) / 'bench.db'}"]
-        name = f"billbook_pricing_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            await _pg(PG_ADMIN, f'CREATE DATABASE "{name}"')
-            urls.append(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-            dropped.append(name)
-        except (OSError, Exception) as exc:  # noqa: BLE001 - no PostgreSQL: SQLite alone
-            print(f"PostgreSQL skipped ({exc.__class__.__name__}: {exc})", file=sys.stderr)
-    try:
+    async with scratch_databases(args.db, "pricing-bench") as urls:
         print(f"{'database':<12} {'explicit (s)':>13} {'catalog (s)':>12} {'ratio':>7}  target <= {TARGET}x")
         for url in urls:
             result = await measure(url, args.size, args.rounds, args.warmup, args.accounts)
@@ -167,9 +142,6 @@ async def main() -> int:
             print(f"{url.split(':', 1)[0]:<12} {result['explicit_s']:>13.3f} {result['catalog_s']:>12.3f} "
                   f"{result['ratio']:>6.2f}x  {verdict} (batches of {args.size}, median of {args.rounds}; "
                   f"fastest {result['explicit_min']:.3f} / {result['catalog_min']:.3f})")
-    finally:
-        for name in dropped:
-            await _pg(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

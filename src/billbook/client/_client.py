@@ -1,20 +1,20 @@
 """``Client`` and ``AsyncClient``: configuration, connection pool, and the top-level calls.
 
 Both are thin: ``_ClientBase`` resolves the configuration and holds the plans behind ``balance()``
-and ``usage_stats()``; each client only runs them on its loop and closes its own connections.
+and ``usage_stats()``; each client only runs them on its loop. The core, the loop and closing are
+``_base``'s, shared with the operator clients.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from typing import Any, Generic, Self, TypeVar
+from typing import Any
 
 import httpx
 
 from billbook.client._billings import AsyncBillings, Billings
 from billbook.client._convert import TimeInput, to_ms
-from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core, Plan
-from billbook.client._http import AsyncLoop, SyncLoop
+from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Plan
+from billbook.client._base import AsyncBase, Base, Http, SyncBase
 from billbook.client._limits import AlertSettings, AsyncAlertSettings, AsyncKeys, AsyncLimits, Keys, Limits
 from billbook.client._models import AsyncModels, Models
 from billbook.client._webhooks import AsyncWebhooks, Webhooks
@@ -26,16 +26,13 @@ from billbook.times import ms_to_datetime
 BALANCE_PATH = "/api/v3/balance"
 USAGE_PATH = "/api/v3/user/usage_stats"
 
-Http = TypeVar("Http", httpx.Client, httpx.AsyncClient)
-
-
 def _usage_call(lo: int, hi: int, body: dict[str, Any]) -> Call[UsageStats]:
     start, end = ms_to_datetime(lo), ms_to_datetime(hi)
     return Call("POST", USAGE_PATH, "usage stats", lambda d: UsageStats.from_wire(d, start, end), body)
 
 
-class _ClientBase(Generic[Http]):
-    """What both clients share: configuration, the core, and the plans behind the top-level calls."""
+class _ClientBase(Base[Http]):
+    """What both API clients share: their configuration, and the plans behind the top-level calls."""
 
     def __init__(
         self,
@@ -46,20 +43,8 @@ class _ClientBase(Generic[Http]):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Http | None = None,
     ) -> None:
-        options = ClientOptions.resolve(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
-        )
-        self._core = Core(options)
-        self._owns_http = http_client is None
-        self._connect(http_client)
-
-    @abstractmethod
-    def _connect(self, http: Http | None) -> None:
-        """Set up the loop (over ``http``, or a new connection pool) and the resources on it."""
-
-    @property
-    def base_url(self) -> str:
-        return self._core.options.base_url
+        options = ClientOptions.resolve(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        super().__init__(options, http_client)
 
     def _balance(self) -> Plan[Balance]:
         return self._core.request(Call("GET", BALANCE_PATH, "balance", Balance.from_wire))
@@ -79,11 +64,8 @@ class _ClientBase(Generic[Http]):
             parts.append((yield from self._core.request(_usage_call(lo, hi, body))))
         return merge(parts, ms_to_datetime(chunks[0][0]), ms_to_datetime(chunks[-1][1]))
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-
-class Client(_ClientBase[httpx.Client]):
+class Client(_ClientBase[httpx.Client], SyncBase):
     """Synchronous client. Arguments win over ``BILLBOOK_BASE_URL`` / ``BILLBOOK_API_KEY``
     (or ``WAVESPEED_API_KEY``); the same code works against the upstream service by base URL alone.
 
@@ -91,8 +73,7 @@ class Client(_ClientBase[httpx.Client]):
     closing it to you.
     """
 
-    def _connect(self, http: httpx.Client | None) -> None:
-        self._loop = SyncLoop(http or httpx.Client())
+    def _attach(self) -> None:
         self.billings = Billings(self._core, self._loop)
         self.models = Models(self._core, self._loop)
         self.keys = Keys(self._core, self._loop)
@@ -112,22 +93,12 @@ class Client(_ClientBase[httpx.Client]):
         """Usage over ``[start, end]`` inclusive; ranges over 31 days take several calls, merged."""
         return self._loop.run(self._usage_stats(start, end, model_uuid, access_key_uuid))
 
-    def close(self) -> None:
-        if self._owns_http:
-            self._loop.http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
-class AsyncClient(_ClientBase[httpx.AsyncClient]):
+class AsyncClient(_ClientBase[httpx.AsyncClient], AsyncBase):
     """Asynchronous client; the same calls as ``Client``, awaited."""
 
-    def _connect(self, http: httpx.AsyncClient | None) -> None:
-        self._loop = AsyncLoop(http or httpx.AsyncClient())
+    def _attach(self) -> None:
         self.billings = AsyncBillings(self._core, self._loop)
         self.models = AsyncModels(self._core, self._loop)
         self.keys = AsyncKeys(self._core, self._loop)
@@ -146,13 +117,3 @@ class AsyncClient(_ClientBase[httpx.AsyncClient]):
     ) -> UsageStats:
         """Usage over ``[start, end]`` inclusive; ranges over 31 days take several calls, merged."""
         return await self._loop.run(self._usage_stats(start, end, model_uuid, access_key_uuid))
-
-    async def close(self) -> None:
-        if self._owns_http:
-            await self._loop.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

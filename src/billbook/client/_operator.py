@@ -13,19 +13,17 @@ Reads answer with the server's JSON, money as ``Decimal`` (``Page.items`` are th
 from __future__ import annotations
 
 import uuid
-from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, Self, TypeVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Core, Plan
-from billbook.client._http import AsyncLoop, SyncLoop
+from billbook.client._base import AsyncBase, Base, Http, SyncBase
+from billbook.client._core import DEFAULT_MAX_RETRIES, Call, ClientOptions, Plan
 
-Http = TypeVar("Http", httpx.Client, httpx.AsyncClient)
 Money = Decimal | int | str
 #: Audit rows read per request by ``audit_iter``.
 AUDIT_CHUNK = 1000
@@ -65,8 +63,8 @@ def _data(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
-class _OperatorBase(Generic[Http]):
-    """Configuration and the plans behind every operator call."""
+class _OperatorBase(Base[Http]):
+    """The operator's configuration and the plans behind every operator call."""
 
     def __init__(
         self,
@@ -77,20 +75,8 @@ class _OperatorBase(Generic[Http]):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: Http | None = None,
     ) -> None:
-        options = ClientOptions.for_operator(
-            admin_token=admin_token, base_url=base_url, timeout=timeout, max_retries=max_retries
-        )
-        self._core = Core(options)
-        self._owns_http = http_client is None
-        self._connect(http_client)
-
-    @abstractmethod
-    def _connect(self, http: Http | None) -> None:
-        """Set up the loop over ``http``, or a new connection pool."""
-
-    @property
-    def base_url(self) -> str:
-        return self._core.options.base_url
+        options = ClientOptions.for_operator(admin_token=admin_token, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        super().__init__(options, http_client)
 
     def _call(self, method: str, path: str, what: str, body: Mapping[str, Any] | None = None,
               headers: Mapping[str, str] | None = None, parse: Any = _data) -> Plan[Any]:
@@ -171,16 +157,10 @@ class _OperatorBase(Generic[Http]):
         path = _query("/internal/v1/audit/export", {**filters, "after_id": after_id, "limit": AUDIT_CHUNK})
         return self._call("GET", path, "audit export")
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-
-class OperatorClient(_OperatorBase[httpx.Client]):
+class OperatorClient(_OperatorBase[httpx.Client], SyncBase):
     """The internal API, synchronously. ``admin_token`` or ``BILLBOOK_ADMIN_TOKEN``; a ``read``
     token's writes raise ``PermissionDeniedError`` (403)."""
-
-    def _connect(self, http: httpx.Client | None) -> None:
-        self._loop = SyncLoop(http or httpx.Client())
 
     def create_account(self, name: str, balance: Money | None = None, *, idempotency_key: str | None = None) -> dict:
         """A new account (an opening balance is a recharge); retried, it is still one account."""
@@ -241,22 +221,9 @@ class OperatorClient(_OperatorBase[httpx.Client]):
                 return
             after = int(chunk["next_after_id"])
 
-    def close(self) -> None:
-        if self._owns_http:
-            self._loop.http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class AsyncOperatorClient(_OperatorBase[httpx.AsyncClient]):
+class AsyncOperatorClient(_OperatorBase[httpx.AsyncClient], AsyncBase):
     """The internal API, awaited; the same calls as ``OperatorClient``."""
-
-    def _connect(self, http: httpx.AsyncClient | None) -> None:
-        self._loop = AsyncLoop(http or httpx.AsyncClient())
 
     async def create_account(self, name: str, balance: Money | None = None, *, idempotency_key: str | None = None) -> dict:
         return await self._loop.run(self._create_account(name, balance, idempotency_key))
@@ -309,13 +276,3 @@ class AsyncOperatorClient(_OperatorBase[httpx.AsyncClient]):
             if chunk["next_after_id"] is None:
                 return
             after = int(chunk["next_after_id"])
-
-    async def close(self) -> None:
-        if self._owns_http:
-            await self._loop.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

@@ -344,13 +344,3 @@ def windows_of_days(per_day: Iterable[tuple[int, str, int, int]]) -> dict[tuple[
             for period, start in starts(day * MS_PER_DAY).items():
                 totals[(account_id, subject, period, start)] += spent
     return totals
-
-
-async def spend_mismatches(conn: AsyncConnection) -> list[tuple[tuple[int, str, str, int], int, int]]:
-    """``(window, stored, recomputed)`` for every window whose rollup disagrees with the records."""
-    computed = windows_of_days(await limit_store.spend_by_day(conn))
-    stored = {(w.account_id, w.access_key_id, w.period, w.start): w.amount for w in await limit_store.all_windows(conn)}
-    keys = sorted(set(computed) | set(stored))
-    return [(k, stored.get(k, 0), computed.get(k, 0)) for k in keys if stored.get(k, 0) != computed.get(k, 0)]
-
-

@@ -19,7 +19,7 @@ from billbook.ledger import limits, pricing
 from billbook.ledger.errors import BillbookError
 from billbook.money import format_usd
 from billbook.store import verify as store
-from billbook.times import MS_PER_DAY, day_to_date, month_text
+from billbook.times import day_to_date, month_text
 from billbook.vocabulary import AuditAction, BillingType, OrderState, PredictionStatus
 
 #: The sign of each billing type's effect on the balance; ``price`` is always the positive amount.
@@ -247,28 +247,23 @@ async def catalog_price_mismatches(conn: AsyncConnection, limit: int) -> list[Vi
     return found
 
 
-async def spend_window_mismatches(conn: AsyncConnection, limit: int) -> list[tuple]:
+async def spend_window_mismatches(conn: AsyncConnection, limit: int) -> list[store.SpendWindowMismatch]:
     """Windows of the spend rollup that disagree with a recomputation from the records. Windows
     that begin in an archived month, and the totals of accounts with archived records, cannot be
     recomputed from what is online: they are left out."""
-    online_day, archived = await store.online_from(conn) // MS_PER_DAY, await store.archived_accounts(conn)
-
-    def checkable(window: tuple) -> bool:
-        account_id, _, period, start = window
-        return account_id not in archived if period == "total" else start >= online_day
-
-    return [row for row in await limits.spend_mismatches(conn) if checkable(row[0])][:limit]
+    return await store.spend_window_mismatches(conn, limits.ACCOUNT, limit)
 
 
-def _spend_window(row: tuple) -> Violation:
-    (account_id, subject, period, start), stored, computed = row
-    who = f"key {subject}" if subject else "the account"
-    window = "total" if period == "total" else f"{period} window starting {day_to_date(start)}"
+def _spend_window(row: store.SpendWindowMismatch) -> Violation:
+    who = f"key {row.access_key_id}" if row.access_key_id else "the account"
+    window = "total" if row.period == "total" else f"{row.period} window starting {day_to_date(row.start)}"
     return Violation(
         "spend_windows",
-        f"{who}'s {window}: spend {_usd(stored)} USD but the records say {_usd(computed)} USD",
-        account_id,
+        f"{who}'s {window}: spend {_usd(row.stored)} USD but the records say {_usd(row.computed)} USD",
+        row.account_id,
     )
+
+
 #: For each change the log must hold, the audit actions that account for it.
 AUDITED = {
     "recharge": (AuditAction.RECHARGE, AuditAction.ACCOUNT_CREATE),

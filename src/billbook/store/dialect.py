@@ -42,7 +42,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, any_, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, any_, bindparam, cast, extract, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -225,3 +225,14 @@ def utc_month(conn: AsyncConnection, ms: Any) -> ColumnElement[int]:
     if name(conn) == POSTGRESQL:
         return cast(func.to_char(func.timezone("UTC", func.to_timestamp(seconds)), "YYYYMM"), Integer)
     return cast(func.strftime("%Y%m", seconds, "unixepoch"), Integer)
+
+
+def utc_month_start_day(conn: AsyncConnection, day: Any) -> ColumnElement[int]:
+    """The first UTC day (days since the epoch) of the month holding ``day``, computed in SQL: the
+    day less its day of the month, plus one."""
+    seconds = day * 86_400
+    if name(conn) == POSTGRESQL:
+        day_of_month = cast(extract("day", func.timezone("UTC", func.to_timestamp(seconds))), Integer)
+    else:
+        day_of_month = cast(func.strftime("%d", seconds, "unixepoch"), Integer)
+    return day - day_of_month + 1

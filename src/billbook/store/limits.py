@@ -11,14 +11,12 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
 from billbook.store.rows import LimitRow, SpendWindow
-from billbook.store.tables import alert_settings, billing_records, spend_limits, spend_windows
-from billbook.times import MS_PER_DAY
-from billbook.vocabulary import BillingType
+from billbook.store.tables import alert_settings, spend_limits, spend_windows
 
 _LIMIT_COLUMNS = ("account_id", "access_key_id", "setter", "daily", "monthly", "total")
 
@@ -98,29 +96,3 @@ async def put_low_balance(conn: AsyncConnection, account_id: int, thresholds: li
     )
 
 
-async def all_windows(conn: AsyncConnection, account_id: int | None = None) -> list[SpendWindow]:
-    """Every window row (of one account): what ``verify`` compares with the records."""
-    query = select(spend_windows)
-    if account_id is not None:
-        query = query.where(spend_windows.c.account_id == account_id)
-    return [SpendWindow(**row) for row in (await conn.execute(query)).mappings()]
-
-
-async def spend_by_day(conn: AsyncConnection) -> list[tuple[int, str, int, int]]:
-    """``(account_id, access_key_id, day, spend)`` recomputed from the records: deducts less their
-    refunds, each counted on its deduct's UTC day."""
-    r = billing_records.c
-    deduct = billing_records.alias("deduct")
-    day = deduct.c.created_at // MS_PER_DAY
-    signed = select(
-        deduct.c.account_id,
-        deduct.c.access_key_id,
-        day.label("day"),
-        (deduct.c.price - func.coalesce(select(billing_records.c.price).where(
-            r.order_id == deduct.c.order_id, r.billing_type == BillingType.REFUND
-        ).scalar_subquery(), 0)).label("spent"),
-    ).where(deduct.c.billing_type == BillingType.DEDUCT).subquery()
-    query = select(signed.c.account_id, signed.c.access_key_id, signed.c.day, func.sum(signed.c.spent)).group_by(
-        signed.c.account_id, signed.c.access_key_id, signed.c.day
-    )
-    return [(int(a), str(k), int(d), int(s)) for a, k, d, s in await conn.execute(query)]

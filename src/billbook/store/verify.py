@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, false, func, literal_column, null, or_, select, text, union_all
+from sqlalchemy import Integer, String, and_, case, false, func, literal, literal_column, null, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from billbook.store import dialect
-from billbook.store.archive import archived_before, opening_balances
+from billbook.store.archive import archived_before
 from billbook.store.tables import (
     access_keys,
     audit_log,
@@ -36,10 +36,11 @@ from billbook.store.tables import (
     model_versions,
     orders,
     predictions,
+    spend_windows,
     usage_daily,
 )
 from billbook.times import MS_PER_DAY, month_key
-from billbook.vocabulary import BillingType, PredictionStatus
+from billbook.vocabulary import BillingType, LimitPeriod, PredictionStatus
 
 r = billing_records.c
 
@@ -52,11 +53,6 @@ def _archived() -> Any:
         .group_by(a.account_id)
         .subquery("archived")
     )
-
-
-async def archived_accounts(conn: AsyncConnection) -> set[int]:
-    """Accounts with records in archived months."""
-    return set((await opening_balances(conn)).keys())
 
 
 async def online_from(conn: AsyncConnection) -> int:
@@ -400,10 +396,11 @@ async def balance_after_mismatches(conn: AsyncConnection, limit: int) -> list[Ba
     return await _rows(conn, query, limit, BalanceAfter)
 
 
-def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...]):  # noqa: ANN001, ANN202
+def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...], *, missing_is_zero: bool = False):  # noqa: ANN001, ANN202
     """Rows of ``stored`` and ``computed`` (same key and value columns) that differ, by one
     ``UNION ALL`` and ``GROUP BY``: each value appears as ``stored_<v>`` and ``computed_<v>``, and
-    ``stored_rows``/``computed_rows`` show a key missing on one side."""
+    ``stored_rows``/``computed_rows`` show a key missing on one side (which differs from a row of
+    zeros unless ``missing_is_zero``)."""
 
     def side(source, mine: str) -> object:  # noqa: ANN001
         columns = [source.c[key].label(key) for key in keys]
@@ -419,7 +416,7 @@ def _diff(stored, computed, keys: tuple[str, ...], values: tuple[str, ...]):  # 
     differs = or_(
         *(
             func.sum(both.c[f"stored_{v}"]) != func.sum(both.c[f"computed_{v}"])
-            for v in ("rows", *values)
+            for v in (values if missing_is_zero else ("rows", *values))
         )
     )
     group = [both.c[key] for key in keys]
@@ -535,6 +532,82 @@ async def billing_monthly_mismatches(conn: AsyncConnection, limit: int) -> list[
     stored = select(billing_monthly).where(billing_monthly.c.month >= (month_key(online) if online else 0)).subquery()
     keys, values = ("account_id", "month", "billing_type", "model_uuid"), ("count", "amount")
     return await _differences(conn, _diff(stored, computed, keys, values), limit, keys, values)
+
+
+# --- Spend windows ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpendWindowMismatch:
+    account_id: int
+    access_key_id: str
+    period: str
+    start: int
+    stored: int
+    computed: int
+
+
+def _spend_recomputed(conn: AsyncConnection, account_subject: str) -> Any:
+    """Every spend window's amount from the records, as ``ledger.limits`` keeps them: a deduct less
+    its refund counts on its UTC day, in its key's and its account's (``account_subject``) daily
+    window (that day), monthly window (the month's first day) and total (day 0)."""
+    deduct, refund = billing_records.alias("deduct"), billing_records.alias("refund")
+    day = (deduct.c.created_at // MS_PER_DAY).label("day")
+    per_day = (
+        select(deduct.c.account_id, deduct.c.access_key_id, day,
+               func.sum(deduct.c.price - func.coalesce(refund.c.price, 0)).label("spent"))
+        .select_from(deduct.outerjoin(
+            refund, and_(refund.c.order_id == deduct.c.order_id, refund.c.billing_type == BillingType.REFUND)))
+        .where(deduct.c.billing_type == BillingType.DEDUCT)
+        .group_by(deduct.c.account_id, deduct.c.access_key_id, day)
+        .subquery("per_day")
+    )
+    d = per_day.c
+    starts = {
+        LimitPeriod.DAILY: d.day,
+        LimitPeriod.MONTHLY: dialect.utc_month_start_day(conn, d.day),
+        LimitPeriod.TOTAL: literal(0, Integer),
+    }
+    fanned = union_all(*(
+        select(d.account_id, subject.label("access_key_id"), literal(str(period), String).label("period"),
+               start.label("start"), d.spent.label("amount"))
+        for subject in (d.access_key_id, literal(account_subject, String))
+        for period, start in starts.items()
+    )).subquery("fanned")
+    f = fanned.c
+    return (
+        select(f.account_id, f.access_key_id, f.period, f.start, func.sum(f.amount).label("amount"))
+        .group_by(f.account_id, f.access_key_id, f.period, f.start)
+        .subquery("recomputed")
+    )
+
+
+def _recomputable(source: Any, online_day: int) -> Any:
+    """The windows a recomputation from what is online can check: a total, unless its account has
+    archived records; any other window, if it begins in a month still online."""
+    c = source.c
+    archived = select(billing_archive_accounts.c.account_id)
+    total = c.period == LimitPeriod.TOTAL
+    return (
+        select(c.account_id, c.access_key_id, c.period, c.start, c.amount)
+        .where(or_(and_(total, c.account_id.not_in(archived)), and_(~total, c.start >= online_day)))
+        .subquery()
+    )
+
+
+async def spend_window_mismatches(conn: AsyncConnection, account_subject: str, limit: int) -> list[SpendWindowMismatch]:
+    """Windows of ``spend_windows`` whose amount differs from a recomputation from the records (a
+    window missing on one side counts as zero), among those still recomputable."""
+    online_day = await online_from(conn) // MS_PER_DAY
+    stored = _recomputable(spend_windows, online_day)
+    computed = _recomputable(_spend_recomputed(conn, account_subject), online_day)
+    keys = ("account_id", "access_key_id", "period", "start")
+    query = _diff(stored, computed, keys, ("amount",), missing_is_zero=True)
+    return [
+        SpendWindowMismatch(row.account_id, row.access_key_id, row.period, int(row.start),
+                            int(row.stored_amount), int(row.computed_amount))
+        for row in await conn.execute(query.limit(limit))
+    ]
 
 
 # --- Catalog-priced orders ---------------------------------------------------------------------------

@@ -5,11 +5,14 @@
 //   prices.js (the Prices view), keys.js (the Keys view: spend against limits, limits and alert
 //   editors), webhooks.js (the Webhooks view), statements.js + statements-data.js (the Statements
 //   view). The address's hash picks the view: #prices, #keys, #webhooks, #statements or #overview.
+// The markup the console shares (sign-in form, spend, records, webhooks, statements, record details)
+// is built by parts.js into the page's `data-part` slots.
 
 import { Api } from "./api.js";
 import { $ } from "./dom.js";
+import { buildParts } from "./parts.js";
 import { session, signOut, whenSignedOut } from "./session.js";
-import { showSignin, storedKey, initSignin } from "./signin.js";
+import { showSignin, storedSecret, initSignin } from "./signin.js";
 import { loadBalance, renderBalance } from "./balance.js";
 import { loadUsage, redrawUsage, hasUsage } from "./usage.js";
 import { initRecords, resetRecords, loadRecords, filterByPrediction } from "./records.js";
@@ -20,6 +23,9 @@ import { showPrices, refreshPrices } from "./prices.js";
 import { initKeys, showKeys, refreshKeys } from "./keys.js";
 import { initWebhooks, showWebhooks, refreshWebhooks } from "./webhooks.js";
 import { showStatements, refreshStatements } from "./statements.js";
+
+/** The dashboard signs in with an API key, checked by reading the balance it then shows. */
+const DOOR = { noun: "API key", connect: (key) => new Api(key), check: (api) => api.balance() };
 
 const VIEWS = ["overview", "prices", "keys", "webhooks", "statements"];
 
@@ -77,7 +83,8 @@ function redrawOnResize() {
 }
 
 function init() {
-  initSignin(startApp);
+  buildParts(); // first: the views look their elements up by id
+  initSignin(DOOR, startApp);
   initRecords({ onOpen: openRecord });
   initRecordDialog({ onFilterPrediction: filterByPrediction });
   initDownload();
@@ -90,7 +97,7 @@ function init() {
   });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();
-  const key = storedKey();
+  const key = storedSecret();
   if (key) startApp(new Api(key), null);
   else showSignin();
 }

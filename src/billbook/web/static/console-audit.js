@@ -1,35 +1,39 @@
 // The audit log: every internal write, newest first, filtered by token, account or action, paged.
 
-import { $, make, announce, setState, errorText, formatTime } from "./dom.js";
-import { handleAuthError, whenSignedOut } from "./session.js";
+import { $, make, formatTime } from "./dom.js";
 import { operator } from "./console-session.js";
-import { makePager } from "./console-pager.js";
+import { pagedList } from "./console-pager.js";
 
-const query = { filters: {}, page: 1, pageSize: 20 };
-let controller = null;
-let pager = null;
-let loaded = false;
+let filters = {};
+let list = null;
 
 export function initAudit() {
-  pager = makePager($("audit-pager"), {
+  list = pagedList($("audit-list"), "audit", {
+    caption: "Audit log",
+    tableClass: "audit",
+    columns: ["Time", "Token", "Action and route", "Target", "Request", "Outcome"],
+    pagesLabel: "Audit log pages",
     noun: "entries",
-    onPage: (page) => { query.page = page; loadAudit(); },
-    onPageSize: (size) => { query.pageSize = size; query.page = 1; loadAudit(); },
+    what: "the audit log",
+    loading: "Loading the audit log…",
+    title: "Audit log",
+    none: "No audit entries.",
+    emptyText: () => (Object.values(filters).some(Boolean) ? "No audit entry matches these filters." : "No internal write yet."),
+    fetch: (paging, signal) => operator.api.audit({ ...filters, ...paging }, { signal }),
+    row: entryRow,
   });
   $("audit-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const filters = readForm();
-    if (!filters) return;
-    query.filters = filters;
-    query.page = 1;
-    loadAudit();
+    const read = readForm();
+    if (!read) return;
+    filters = read;
+    list.restart();
   });
   $("audit-clear").addEventListener("click", () => {
     $("audit-form").reset();
     $("audit-error").textContent = "";
-    query.filters = {};
-    query.page = 1;
-    loadAudit();
+    filters = {};
+    list.restart();
   });
 }
 
@@ -50,54 +54,16 @@ function readForm() {
 export function auditOfAccount(id) {
   $("audit-form").reset();
   $("audit-account").value = String(id);
-  query.filters = { account_id: String(id) };
-  query.page = 1;
-  loaded = false;
+  filters = { account_id: String(id) };
+  list.forget();
 }
 
 export function showAudit() {
-  if (!loaded) loadAudit();
+  list.showOnce();
 }
 
-export async function loadAudit() {
-  if (controller) controller.abort();
-  const mine = new AbortController();
-  controller = mine;
-  const wrap = $("audit-wrap");
-  wrap.classList.add("loading");
-  wrap.setAttribute("aria-busy", "true");
-  setState($("audit-state"), "loading", "Loading the audit log…");
-  pager.busy();
-  try {
-    const data = await operator.api.audit({ ...query.filters, page: query.page, page_size: query.pageSize }, { signal: mine.signal });
-    loaded = true;
-    render(data);
-  } catch (err) {
-    if (err && err.name === "AbortError") return;
-    if (handleAuthError(err)) return;
-    $("audit-body").textContent = "";
-    setState($("audit-state"), "error", errorText(err, "the audit log"), { label: "Try again", run: loadAudit });
-  } finally {
-    if (controller === mine) {
-      controller = null;
-      wrap.classList.remove("loading");
-      wrap.removeAttribute("aria-busy");
-    }
-  }
-}
-
-function render(data) {
-  const items = data.items || [];
-  const total = typeof data.total === "number" ? data.total : items.length;
-  const body = $("audit-body");
-  body.textContent = "";
-  for (const e of items) body.append(entryRow(e));
-  const filtered = Object.values(query.filters).some(Boolean);
-  if (!total) setState($("audit-state"), "empty", filtered ? "No audit entry matches these filters." : "No internal write yet.");
-  else if (!items.length) setState($("audit-state"), "empty", "This page is past the last one.");
-  else setState($("audit-state"), "", "");
-  const status = pager.show(query.page, query.pageSize, total, items.length);
-  announce(total ? `Audit log ${status}` : "No audit entries.");
+export function loadAudit() {
+  list.load();
 }
 
 /** The request's summary as "key: value" pairs (the server sends JSON text or an object). */
@@ -135,9 +101,3 @@ function entryRow(e) {
     make("td", { "data-label": "Request" }, pairs.length ? summary : "—"),
     make("td", { "data-label": "Outcome" }, make("span", { class: `status ${o.ok ? "status-completed" : "status-failed"}`, text: o.text })));
 }
-
-whenSignedOut(() => {
-  if (controller) controller.abort();
-  loaded = false;
-  $("audit-body").textContent = "";
-});

@@ -1,17 +1,19 @@
 // billbook operator console: starts the views and switches between signing in and the console.
 // Plain ES modules, no build step, one module per view:
-//   console-signin.js (sign in), console-overview.js (+ -data.js), console-accounts.js,
+//   signin.js (sign in, shared with the dashboard), console-overview.js (+ -data.js), console-accounts.js,
 //   console-account.js with console-funds.js, console-keys.js and console-limits.js, console-audit.js.
 // An account's spend, records and statements are the dashboard's own views (usage.js, records.js,
 // statements.js and their helpers), given a client scoped to that account; the Webhooks view is the
 // dashboard's webhooks.js on the console's client, whose webhook routes are the platform's. The
-// address's hash picks the view: #overview, #accounts, #account/ID, #webhooks, #audit.
+// address's hash picks the view: #overview, #accounts, #account/ID, #webhooks, #audit. Their markup is
+// the dashboard's too, built by parts.js into the page's `data-part` slots.
 
 import { $ } from "./dom.js";
+import { buildParts } from "./parts.js";
 import { session, signOut, whenSignedOut } from "./session.js";
 import { operator, applyRole } from "./console-session.js";
 import { AdminApi } from "./console-api.js";
-import { showSignin, storedToken, initSignin } from "./console-signin.js";
+import { showSignin, storedSecret, initSignin } from "./signin.js";
 import { showOverview, loadOverview, redrawOverview } from "./console-overview.js";
 import { initAccounts, showAccounts, loadAccounts } from "./console-accounts.js";
 import { openAccount, refreshAccount, fillKeyFilter } from "./console-account.js";
@@ -24,6 +26,9 @@ import { initRecordDialog, openRecord } from "./record-dialog.js";
 import { initDownload } from "./download.js";
 import { redrawUsage, hasUsage } from "./usage.js";
 import { initWebhooks, showWebhooks, refreshWebhooks } from "./webhooks.js";
+
+/** The console signs in with an admin token, checked by asking the server whose it is (name and role). */
+const DOOR = { noun: "admin token", connect: (token) => new AdminApi(token), check: (api) => api.whoami() };
 
 const VIEWS = ["overview", "accounts", "account", "webhooks", "audit"];
 const TABS = ["overview", "accounts", "webhooks", "audit"];
@@ -107,7 +112,8 @@ async function resume(token) {
 }
 
 function init() {
-  initSignin(startConsole);
+  buildParts(); // first: the views look their elements up by id
+  initSignin(DOOR, startConsole);
   initAccounts();
   initAudit();
   initFunds({ onMoved: refreshAccount });
@@ -122,7 +128,7 @@ function init() {
   $("account-audit").addEventListener("click", () => { if (shown && shown.view === "account") auditOfAccount(shown.id); });
   window.addEventListener("hashchange", followAddress);
   redrawOnResize();
-  const token = storedToken();
+  const token = storedSecret();
   if (token) resume(token);
   else showSignin();
 }

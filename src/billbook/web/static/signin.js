@@ -1,8 +1,10 @@
-// The sign-in view: the API key is checked against the balance endpoint, then kept in this tab only.
+// The sign-in view of both pages: the dashboard's API key and the console's admin token are checked
+// by one call to the server, then kept in this tab only (sessionStorage, under the page's own
+// `session.storageKey`), so closing the tab forgets them.
 
-import { Api, ApiError } from "./api.js";
+import { ApiError } from "./api.js";
 import { $ } from "./dom.js";
-import { KEY_STORAGE } from "./session.js";
+import { session } from "./session.js";
 
 export function showSignin(message = "") {
   $("app-view").hidden = true;
@@ -15,19 +17,23 @@ export function showSignin(message = "") {
   input.focus();
 }
 
-/** The key this tab signed in with earlier, if any. */
-export function storedKey() {
-  return sessionStorage.getItem(KEY_STORAGE);
+/** The secret this tab signed in with earlier, if any. */
+export function storedSecret() {
+  return sessionStorage.getItem(session.storageKey);
 }
 
-/** Wire the form; `onSignedIn(api, balanceData)` runs once a key is accepted. */
-export function initSignin(onSignedIn) {
-  $("signin-form").addEventListener("submit", (event) => submit(event, onSignedIn));
-  $("toggle-key").addEventListener("click", toggleKeyVisibility);
+/**
+ * Wire the form for what the page signs in with: `door.noun` names the secret in messages ("API
+ * key"), `door.connect(secret)` makes the page's client and `door.check(api)` asks the server with
+ * it; `onSignedIn(api, answer)` runs with that answer once the secret is accepted.
+ */
+export function initSignin(door, onSignedIn) {
+  $("signin-form").addEventListener("submit", (event) => submit(event, door, onSignedIn));
+  $("toggle-key").addEventListener("click", toggleVisibility);
   $("api-key").addEventListener("input", () => { $("api-key").setAttribute("aria-invalid", "false"); });
 }
 
-function toggleKeyVisibility() {
+function toggleVisibility() {
   const input = $("api-key");
   const show = input.type === "password";
   input.type = show ? "text" : "password";
@@ -35,14 +41,14 @@ function toggleKeyVisibility() {
   $("toggle-key").setAttribute("aria-pressed", String(show));
 }
 
-async function submit(event, onSignedIn) {
+async function submit(event, door, onSignedIn) {
   event.preventDefault();
   const input = $("api-key");
   const errorNode = $("signin-error");
   const button = $("signin-submit");
-  const key = input.value.trim();
-  if (!key) {
-    errorNode.textContent = "Enter your API key.";
+  const secret = input.value.trim();
+  if (!secret) {
+    errorNode.textContent = `Enter your ${door.noun}.`;
     input.setAttribute("aria-invalid", "true");
     input.focus();
     return;
@@ -50,15 +56,15 @@ async function submit(event, onSignedIn) {
   errorNode.textContent = "";
   button.disabled = true;
   button.textContent = "Signing in…";
-  const api = new Api(key);
+  const api = door.connect(secret);
   try {
-    const data = await api.balance();
-    sessionStorage.setItem(KEY_STORAGE, key);
+    const answer = await door.check(api);
+    sessionStorage.setItem(session.storageKey, secret);
     input.value = "";
-    onSignedIn(api, data);
+    onSignedIn(api, answer);
   } catch (err) {
     input.setAttribute("aria-invalid", "true");
-    errorNode.textContent = refusalText(err);
+    errorNode.textContent = refusalText(err, door.noun);
     input.focus();
     input.select();
   } finally {
@@ -67,9 +73,9 @@ async function submit(event, onSignedIn) {
   }
 }
 
-function refusalText(err) {
+function refusalText(err, noun) {
   if (err instanceof ApiError && err.unauthorized) {
-    return "That API key was not accepted. Check that you pasted all of it and that it has not been revoked.";
+    return `That ${noun} was not accepted. Check that you pasted all of it and that it has not been revoked.`;
   }
   if (err instanceof ApiError && err.network) return "Could not reach the server. Check your connection and try again.";
   return `Could not sign in: ${err.message}`;
