@@ -55,6 +55,7 @@ from launcher import open_database  # noqa: E402
 from billbook.store import partitions
 from billbook.store.migrate import upgrade
 from billbook.store.partitions import Month
+from billbook.store.tables import SHARDS
 from billbook.times import MS_PER_DAY, now_ms
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -470,6 +471,12 @@ ROLLUP_BILLING_DAILY = (
     "SELECT account_id, CAST(created_at / 86400000 AS INTEGER), billing_type, COUNT(*) "
     "FROM billing_records GROUP BY account_id, CAST(created_at / 86400000 AS INTEGER), billing_type"
 )
+#: The same counts summed per shard of accounts (``tables.SHARDS``), from ``billing_daily``.
+ROLLUP_BILLING_DAILY_SHARDS = (
+    f"INSERT INTO billing_daily_shards (shard, day, billing_type, count) "
+    f"SELECT account_id % {SHARDS}, day, billing_type, SUM(count) FROM billing_daily "
+    f"GROUP BY account_id % {SHARDS}, day, billing_type"
+)
 #: One cell per account, deduct day, model and key: refunds and completions count on the deduct's
 #: day; ``last_price`` is the price of the newest deduct (latest time, then latest id), as the
 #: ledger's upsert leaves it.
@@ -652,6 +659,7 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")
         await conn.execute(BALANCES_PG)
         await conn.execute(ROLLUP_BILLING_DAILY)
+        await conn.execute(ROLLUP_BILLING_DAILY_SHARDS)
         await conn.execute(ROLLUP_USAGE_DAILY)
         windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
         await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
@@ -727,6 +735,7 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute("BEGIN")
         conn.execute(BALANCES_SQLITE)
         conn.execute(ROLLUP_BILLING_DAILY)
+        conn.execute(ROLLUP_BILLING_DAILY_SHARDS)
         conn.execute(ROLLUP_USAGE_DAILY)
         conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
         conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_SQLITE))

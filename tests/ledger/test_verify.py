@@ -76,6 +76,7 @@ CORRUPTIONS = {
     ],
     "usage_daily": ["UPDATE usage_daily SET refund_count = refund_count + 1"],
     "billing_daily": ["UPDATE billing_daily SET count = count + 1"],
+    "billing_daily_shards": ["UPDATE billing_daily_shards SET count = count + 1 WHERE billing_type = 'deduct'"],
     "spend_windows": ["UPDATE spend_windows SET amount = amount + 1 WHERE period = 'monthly'"],
     "billing_monthly": ["UPDATE billing_monthly SET amount = amount + 1 WHERE billing_type = 'deduct'"],
     "balance_after": ["UPDATE billing_records SET balance_after = balance_after + 1 WHERE order_id = {order[done]}"],

@@ -28,6 +28,18 @@ def _bounded_int(text: str) -> int | Decimal:
     return int(text) if len(text) <= _MAX_INT_DIGITS else Decimal(text)
 
 
+class _NotANumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a body: turned into a decode error with the body."""
+
+
+def _reject(name: str) -> Any:
+    raise _NotANumber(name)
+
+
+#: One decoder for every body (``json.loads`` with these options would build one per call).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_bounded_int, parse_constant=_reject)
+
+
 class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -36,11 +48,10 @@ class DecimalJSONRequest(Request):
                 body = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise json.JSONDecodeError("body is not UTF-8", raw.decode("latin-1"), exc.start) from exc
-
-            def reject(name: str) -> Any:
-                raise json.JSONDecodeError(f"{name} is not a number", body, 0)
-
-            self._json = json.loads(body, parse_float=Decimal, parse_int=_bounded_int, parse_constant=reject)
+            try:
+                self._json = _DECODER.decode(body)
+            except _NotANumber as exc:
+                raise json.JSONDecodeError(f"{exc} is not a number", body, 0) from exc
         return self._json
 
 

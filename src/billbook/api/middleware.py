@@ -19,9 +19,9 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from secrets import token_hex
 from time import perf_counter
 from typing import Any
-from uuid import uuid4
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -109,7 +109,7 @@ class RequestGuard:
                 incoming = value
         if scope["method"] == "HEAD":
             scope, send = _as_get(scope, send)
-        rid = incoming.decode("ascii") if incoming is not None and _REQUEST_ID.fullmatch(incoming) else uuid4().hex
+        rid = incoming.decode("ascii") if incoming is not None and _REQUEST_ID.fullmatch(incoming) else token_hex(16)
         token = logs.request_id.set(rid)
         rid_header = (b"x-request-id", rid.encode("ascii"))
         exchange = _Exchange()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from billbook.store import health as health_store
+from billbook.store.db import Database
 
 
-async def database_ok(conn: AsyncConnection) -> bool:
-    return await health_store.ping(conn)
+async def database_ok(db: Database) -> bool:
+    return await health_store.ping(db)

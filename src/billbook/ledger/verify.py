@@ -186,6 +186,14 @@ def _billing_daily(row: store.CellDifference) -> Violation:
     return _about(row, "billing_daily", f"{day} {billing_type}: count {stored} but there are {computed} records")
 
 
+def _billing_daily_shard(row: store.ShardDifference) -> Violation:
+    return Violation(
+        "billing_daily_shards",
+        f"shard {row.shard}, {day_to_date(row.day)} {row.billing_type}: count {row.stored} "
+        f"but its accounts' daily counts sum to {row.computed}",
+    )
+
+
 def _billing_monthly(row: store.CellDifference) -> Violation:
     stored, computed = ({"count": 0, "amount": 0} if side is None else side for side in (row.stored, row.computed))
     cell = f"{month_text(int(row.key['month']))} {row.key['billing_type']} {row.key['model_uuid'] or '(no model)'}"
@@ -299,6 +307,7 @@ def checks() -> list[Check]:
     ]
     if store.has_billing_daily():
         found.append(("billing_daily", store.billing_daily_mismatches, _billing_daily))
+        found.append(("billing_daily_shards", store.billing_daily_shard_mismatches, _billing_daily_shard))
     return found
 
 

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billbook.store import dialect
 from billbook.store.rows import NEW_RECORD_COLUMNS, NewRecord, Record, RecordView
 from billbook.store.tables import (
+    SHARDS,
     access_keys,
     billing_daily,
+    billing_daily_shards,
     billing_monthly,
     billing_record_keys,
     billing_records,
@@ -47,6 +49,7 @@ async def insert_many(conn: AsyncConnection, records: Sequence[NewRecord]) -> li
     per_day = Counter((r.account_id, r.created_at // MS_PER_DAY, r.billing_type) for r in records)
     counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
     await dialect.execute_many(conn, _count_upsert(dialect.name(conn)), counts, _COUNT_COLUMNS)
+    await _add_shards(conn, per_day)
     await _add_monthly(conn, records)
     return ids
 
@@ -76,6 +79,30 @@ def _count_upsert(dialect_name: str) -> Any:
         index_elements=["account_id", "day", "billing_type"],
         set_={"count": billing_daily.c.count + statement.excluded.count},
     )
+
+
+_SHARD_COLUMNS = ("shard", "day", "billing_type", "count")
+
+
+@lru_cache
+def _shard_upsert(dialect_name: str) -> Any:
+    """``billing_daily_shards.count += n``; built once per dialect."""
+    statement = dialect.many_rows_insert(dialect_name, billing_daily_shards, _SHARD_COLUMNS)
+    return statement.on_conflict_do_update(
+        index_elements=["shard", "day", "billing_type"],
+        set_={"count": billing_daily_shards.c.count + statement.excluded.count},
+    )
+
+
+async def _add_shards(conn: AsyncConnection, per_day: Counter) -> None:
+    """The platform's counts per shard of accounts, day and type. The rows are shared by the
+    accounts of a shard, whose locks do not cover them: they are written in key order, so two
+    transactions wait for each other at most, never deadlock."""
+    shards: Counter = Counter()
+    for (account_id, day, billing_type), n in per_day.items():
+        shards[(account_id % SHARDS, day, billing_type)] += n
+    rows = [{"shard": s, "day": d, "billing_type": t, "count": n} for (s, d, t), n in sorted(shards.items())]
+    await dialect.execute_many(conn, _shard_upsert(dialect.name(conn)), rows, _SHARD_COLUMNS)
 
 
 _MONTHLY_COLUMNS = ("account_id", "month", "billing_type", "model_uuid", "count", "amount")

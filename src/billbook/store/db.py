@@ -186,6 +186,13 @@ class Database:
                 await raw.execute(PG_READ_PLANNER_SETTINGS)
             yield conn
 
+    def connection(self) -> AbstractAsyncContextManager[Any]:
+        """A connection for one statement that needs no transaction (a liveness check): SQLite's
+        read transaction, or a pooled PostgreSQL connection in autocommit (nothing is begun)."""
+        if self.sqlite is not None:
+            return self.sqlite.transaction(write=False)
+        return self.write_engine.connect()
+
     def served_by_replica(self, conn: AsyncConnection) -> bool:
         """Whether ``conn`` (from ``transaction``) is a replica's."""
         return self.replicas is not None and conn.sync_engine.pool is not self.write_engine.sync_engine.pool

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billbook.store import dialect
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
-from billbook.store.tables import billing_daily, billing_records, predictions, usage_daily
+from billbook.store.tables import billing_daily, billing_daily_shards, billing_records, predictions, usage_daily
 from billbook.vocabulary import BillingType
 
 
@@ -228,7 +228,9 @@ async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high
 
 @lru_cache(maxsize=16)
 def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, last: bool, every_account: bool = False) -> Any:
-    d = billing_daily.c
+    """Records per day: of one account from ``billing_daily``; of every account from its shards
+    (``billing_daily_shards``, a fixed number of rows per day however many accounts there are)."""
+    d = billing_daily_shards.c if every_account else billing_daily.c
     query = select(d.day, func.sum(d.count).label("n"))
     if not every_account:
         query = query.where(d.account_id == bindparam("account_id"))

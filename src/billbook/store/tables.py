@@ -231,6 +231,23 @@ billing_daily = Table(
     Column("count", BigInteger, nullable=False),
 )
 
+#: How many shards ``billing_daily_shards`` spreads the platform's counts over: charges of accounts
+#: in different shards never wait for each other's row, and an all-time total of every account reads
+#: ``SHARDS`` rows per day.
+SHARDS = 16
+
+#: Records per shard of accounts (``account_id % SHARDS``), UTC day and type: ``billing_daily``
+#: summed over accounts, kept in the same transaction as each insert, so that the operator's search
+#: across every account counts a range by day without reading a row per account and day.
+billing_daily_shards = Table(
+    "billing_daily_shards",
+    metadata,
+    Column("shard", Integer, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("billing_type", String(16), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
 #: Record counts and sums of ``delta`` per account, UTC month (``YYYYMM``), type and model (``""``
 #: for recharges and adjustments), kept in the same transaction as each insert: a monthly statement
 #: reads a few of these rows instead of the month's records (see ledger.statements).

@@ -25,10 +25,13 @@ from sqlalchemy.sql import ColumnElement
 from billbook.store import dialect
 from billbook.store.archive import archived_before
 from billbook.store.tables import (
+    SHARDS,
     access_keys,
     audit_log,
     account_discounts,
     accounts,
+    billing_daily,
+    billing_daily_shards,
     billing_monthly,
     billing_archive_accounts,
     billing_records,
@@ -516,6 +519,36 @@ async def billing_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Ce
     )
     keys = ("account_id", "day", "billing_type")
     return await _differences(conn, _diff(stored, computed, keys, ("count",)), limit, keys, ("count",))
+
+
+@dataclass(frozen=True, slots=True)
+class ShardDifference:
+    """A cell of ``billing_daily_shards`` as stored and as summed from ``billing_daily``."""
+
+    shard: int
+    day: int
+    billing_type: str
+    stored: int
+    computed: int
+
+
+async def billing_daily_shard_mismatches(conn: AsyncConnection, limit: int) -> list[ShardDifference]:
+    """Cells of ``billing_daily_shards`` that differ from ``billing_daily`` summed over the shard's
+    accounts (``billing_daily`` is itself checked against the records). Both keep archived days."""
+    d, s = billing_daily.c, billing_daily_shards.c
+    computed = (
+        select((d.account_id % SHARDS).label("shard"), d.day, d.billing_type, func.sum(d["count"]).label("count"))
+        .group_by(d.account_id % SHARDS, d.day, d.billing_type)
+        .subquery()
+    )
+    stored = select(s.shard, s.day, s.billing_type, s["count"]).subquery()
+    keys = ("shard", "day", "billing_type")
+    query = _diff(stored, computed, keys, ("count",), missing_is_zero=True).limit(limit)
+    return [
+        ShardDifference(int(row["shard"]), int(row["day"]), row["billing_type"], int(row["stored_count"] or 0),
+                        int(row["computed_count"] or 0))
+        for row in (await conn.execute(query)).mappings()
+    ]
 
 
 async def billing_monthly_mismatches(conn: AsyncConnection, limit: int) -> list[CellDifference]:
