@@ -10,16 +10,20 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import dialect
+from billbook.store import dialect, spend
 from billbook.store.rows import AccountRow
 from billbook.store.tables import accounts
+from billbook.times import MS_PER_DAY
 
 
 async def insert(conn: AsyncConnection, *, name: str, created_at: int) -> int:
+    """A new account, with its row of stored 30-day spend (none)."""
     result = await conn.execute(
         accounts.insert().values(name=name, balance=0, created_at=created_at).returning(accounts.c.id)
     )
-    return int(result.scalar_one())
+    account_id = int(result.scalar_one())
+    await spend.insert_account(conn, account_id, created_at // MS_PER_DAY)
+    return account_id
 
 
 async def get(conn: AsyncConnection, account_id: int) -> AccountRow | None:
