@@ -3,8 +3,11 @@ naive implementation on the same large database. Target: every case at 100,000 a
 the same case at the small size.
 
 billbook's list (``ledger.operator.accounts``): a page chosen from the accounts table and its
-``balance`` / ``created_at`` indexes alone, then held money, 30-day spend and key counts read for
-that page's accounts only, by indexes led by ``account_id``; an exact ``COUNT(*)``. The naive one
+``balance`` / ``created_at`` indexes alone (ids first, then the page's rows), or from the stored
+30-day spend (``account_spend``, back-filled after the bulk load as migration 0012 does), or for a
+selective search from its matches through the trigram index (``pg_trgm`` / FTS5); then held money,
+30-day spend and key counts read for that page's accounts only, by indexes led by ``account_id``;
+an exact total. The naive one
 joins every account's aggregates (open orders, 30-day spend, keys), then sorts and cuts the page:
 what one writes first. Both run in a read transaction of the same process, on the same database;
 the HTTP route (in-process, over ASGI) is timed too. It is a measurement: it prints, never fails.
@@ -36,6 +39,7 @@ from billbook.api.app import create_app
 from billbook.ledger import operator as reads
 from billbook.settings import Settings
 from launcher import open_database  # noqa: E402
+from billbook.store import spend as spend_store
 from billbook.store.migrate import upgrade
 from billbook.times import MS_PER_DAY, now_ms
 
@@ -47,7 +51,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("balance desc, page 1", {"sort": "-balance", "page": 1}),
     ("balance asc, page 50", {"sort": "balance", "page": 50}),
     ("spend_30d desc, page 1", {"sort": "-spend_30d", "page": 1}),
+    ("spend_30d asc, page 1", {"sort": "spend_30d", "page": 1}),
+    # Under three characters: the id, or names starting with it.
     ("query '77', page 1", {"sort": "-created_at", "page": 1, "query": "77"}),
+    # A handful of accounts at 100,000 (ids holding 4242), none at 1,000.
+    ("query '4242', page 1", {"sort": "-created_at", "page": 1, "query": "4242"}),
+    ("query 'count 31', page 1", {"sort": "-balance", "page": 1, "query": "count 31"}),
 ]
 
 NAIVE = """
@@ -63,7 +72,8 @@ ORDER BY {order}
 LIMIT 10 OFFSET :offset
 """
 NAIVE_ORDER = {"-created_at": "a.created_at DESC, a.id DESC", "-balance": "a.balance DESC, a.id DESC",
-               "balance": "a.balance ASC, a.id ASC", "-spend_30d": "spend_30d DESC, a.id DESC"}
+               "balance": "a.balance ASC, a.id ASC", "-spend_30d": "spend_30d DESC, a.id DESC",
+               "spend_30d": "spend_30d ASC, a.id ASC"}
 
 
 def rows_for(n: int, seed: int = 7) -> dict[str, list[tuple]]:
@@ -99,7 +109,34 @@ COLUMNS = {
 }
 
 
+async def backfill(url: str) -> None:
+    """The stored 30-day spend of the bulk-loaded accounts, as migration 0012 back-fills it."""
+    db = open_database(url)
+    try:
+        async with db.transaction(write=True) as conn:
+            await spend_store.rebuild(conn, now_ms() // MS_PER_DAY)
+    finally:
+        await db.dispose()
+
+
 async def load(url: str, n: int) -> None:
+    await _load(url, n)
+    await backfill(url)
+    if url.startswith("postgresql"):
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+    else:
+        conn = sqlite3.connect(url.split("///", 1)[1])
+        conn.execute("ANALYZE")
+        conn.close()
+
+
+async def _load(url: str, n: int) -> None:
     db = open_database(url)
     await upgrade(db)
     await db.dispose()
@@ -152,7 +189,10 @@ async def measure(url: str, rounds: int) -> dict[str, dict[str, float]]:
                         async with db.transaction(write=False) as conn:
                             await reads.accounts(conn, q, page, 10)
 
-                    where = "WHERE lower(a.name) LIKE '%77%' OR a.id = 77" if "query" in case else ""
+                    where = ""
+                    if "query" in case:
+                        where = f"WHERE lower(a.name) LIKE '%{case['query']}%'"
+                        where += f" OR a.id = {case['query']}" if case["query"].isdigit() else ""
                     naive_sql = text(NAIVE.format(where=where, order=NAIVE_ORDER[case["sort"]]))
                     count_sql = text(f"SELECT COUNT(*) FROM accounts a {where}")
 

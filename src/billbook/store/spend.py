@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, func, select, update
+from sqlalchemy import Integer, bindparam, case, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
@@ -44,7 +44,11 @@ def _upsert(dialect_name: str) -> Any:
     statement = dialect.many_rows_insert(dialect_name, account_spend, _COLUMNS)
     new = statement.excluded
     later = dialect.greatest(dialect_name)(s.day, new.day)
-    same_day = case((new.day == s.day, s.amount + new.amount), else_=_window_sum(s.account_id, later))
+    # Named as text inside the subquery: SQLAlchemy does not correlate a subquery of ON CONFLICT's
+    # SET with the row being updated (it would add the tables to the subquery's FROM).
+    row_day, row_id = literal_column("account_spend.day"), literal_column("account_spend.account_id")
+    later_in_sql = dialect.greatest(dialect_name)(row_day, literal_column("excluded.day"))
+    same_day = case((new.day == s.day, s.amount + new.amount), else_=_window_sum(row_id, later_in_sql))
     return statement.on_conflict_do_update(index_elements=["account_id"], set_={"amount": same_day, "day": later})
 
 
