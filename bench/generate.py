@@ -470,6 +470,18 @@ ROLLUP_BILLING_DAILY = (
     "SELECT account_id, CAST(created_at / 86400000 AS INTEGER), billing_type, COUNT(*) "
     "FROM billing_records GROUP BY account_id, CAST(created_at / 86400000 AS INTEGER), billing_type"
 )
+#: The stored 30-day spend of every account (``store.spend``) as of the last generated day, that
+#: day marked rolled, and the number of accounts: what migration 0012 back-fills.
+ACCOUNT_SPEND = (
+    "DELETE FROM account_count",
+    "INSERT INTO account_count (id, accounts) SELECT 1, COUNT(*) FROM accounts",
+    "DELETE FROM account_spend",
+    "INSERT INTO account_spend (account_id, day, amount) SELECT a.id, {day}, COALESCE((SELECT"
+    " SUM(u.deduct_amount - u.refund_amount) FROM usage_daily u WHERE u.account_id = a.id AND u.day >= {day} - 29), 0)"
+    " FROM accounts a",
+    "DELETE FROM account_spend_rolled",
+    "INSERT INTO account_spend_rolled (id, day) VALUES (1, {day})",
+)
 #: One cell per account, deduct day, model and key: refunds and completions count on the deduct's
 #: day; ``last_price`` is the price of the newest deduct (latest time, then latest id), as the
 #: ledger's upsert leaves it.
@@ -653,6 +665,8 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         await conn.execute(BALANCES_PG)
         await conn.execute(ROLLUP_BILLING_DAILY)
         await conn.execute(ROLLUP_USAGE_DAILY)
+        for statement in ACCOUNT_SPEND:
+            await conn.execute(statement.format(day=gen.end_ms // MS_PER_DAY))
         windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
         await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
         await conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_PG))
@@ -728,6 +742,8 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute(BALANCES_SQLITE)
         conn.execute(ROLLUP_BILLING_DAILY)
         conn.execute(ROLLUP_USAGE_DAILY)
+        for statement in ACCOUNT_SPEND:
+            conn.execute(statement.format(day=gen.end_ms // MS_PER_DAY))
         conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
         conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_SQLITE))
         for statement in AUDIT_LOADED:

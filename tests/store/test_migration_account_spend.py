@@ -30,7 +30,9 @@ async def test_existing_usage_fills_the_stored_spend(empty_db: Database) -> None
         rows = (await conn.execute(text("SELECT account_id, day, amount FROM account_spend ORDER BY account_id"))).all()
         rolled = (await conn.execute(text("SELECT day FROM account_spend_rolled"))).scalar_one()
         assert await verify_store.account_spend_mismatches(conn, 10) == []
+        assert await verify_store.account_count_mismatch(conn, 10) == []
+        everyone = await reads.accounts(conn, reads.AccountQuery(), 1, 10)
         found = await reads.accounts(conn, reads.AccountQuery(text="acme", sort="-spend_30d"), 1, 10)
     assert [tuple(r) for r in rows] == [(1, today, 123), (2, today, 0), (3, today, 0)]
-    assert rolled == today
+    assert rolled == today and everyone.total == 3
     assert [(a.id, a.spend_30d) for a in found.items] == [(1, 123), (3, 0)]

@@ -110,12 +110,12 @@ def _sort_key(sort: str, spend: dict[int, int]) -> Callable[[ListedAccount], tup
 
 async def _exact_spend(conn: AsyncConnection, listed: Iterable[ListedAccount], today: int) -> dict[int, int]:
     """The accounts' 30-day spend on ``today``: their stored figure, summed again where it may be
-    stale (``store.spend.unsettled``)."""
+    stale (``store.spend.unsettled``) or is missing."""
     listed = list(listed)
     unsettled = await spend_store.unsettled_ids(conn, today)
-    again = [r.id for r in listed if r.id in unsettled]
+    again = {r.id for r in listed if r.id in unsettled or r.stored_spend is None}
     summed = await store.spend(conn, again, today - SPEND_DAYS + 1)
-    return {r.id: summed.get(r.id, 0) if r.id in unsettled else r.stored_spend for r in listed}
+    return {r.id: summed.get(r.id, 0) if r.id in again else r.stored_spend for r in listed}
 
 
 async def _in_order(conn: AsyncConnection, found: list[ListedAccount], sort: str, today: int) -> list[ListedAccount]:

@@ -11,11 +11,13 @@ search reads its matches through a trigram index (``dialect.name_matches``).
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store import accounts as account_store
 from billbook.store import dialect
 from billbook.store.rows import AccountRow, KeyInfo, ListedAccount
 from billbook.store.tables import access_keys, account_spend, accounts, orders, usage_daily
@@ -46,6 +48,11 @@ def _where(conn: AsyncConnection, query, q: AccountQuery):  # noqa: ANN001, ANN2
     return query if where is None else query.where(where)
 
 
+def _search_plans(conn: AsyncConnection, q: AccountQuery | None) -> AbstractAsyncContextManager[None]:
+    """What a search's statements need from the planner (``dialect.bitmap_scans``); nothing otherwise."""
+    return dialect.bitmap_scans(conn) if q is not None and q.text else nullcontext()
+
+
 _ORDERS = {
     "balance": (a.balance.asc(), a.id.asc()),
     "-balance": (a.balance.desc(), a.id.desc()),
@@ -56,19 +63,23 @@ _ROW = (a.id, a.name, a.balance, a.created_at)
 
 
 async def count_accounts(conn: AsyncConnection, q: AccountQuery) -> int:
+    """The exact number of accounts matching ``q``: all of them from ``account_count``, else counted
+    through the search's index."""
+    if not q.text:
+        return await account_store.count(conn)
     query = _where(conn, select(func.count()).select_from(accounts), q)
-    async with dialect.bitmap_scans(conn):
+    async with _search_plans(conn, q):
         return int((await conn.execute(query)).scalar_one())
 
 
 async def matching(conn: AsyncConnection, q: AccountQuery, limit: int) -> list[ListedAccount]:
     """At most ``limit`` accounts matching ``q`` (which has text), with their sort keys and stored
-    30-day spend, in no order: through the search's index, a few rows when the query is selective."""
+    30-day spend (None if the account has no row), in no order: through the search's index."""
     s = account_spend.c
     query = select(*_ROW, s.amount.label("stored_spend")).select_from(
-        accounts.join(account_spend, s.account_id == a.id)
+        accounts.outerjoin(account_spend, s.account_id == a.id)
     )
-    async with dialect.bitmap_scans(conn):
+    async with _search_plans(conn, q):
         rows = await conn.execute(_where(conn, query, q).limit(limit))
     return [ListedAccount(**r) for r in rows.mappings()]
 
@@ -101,7 +112,7 @@ async def accounts_by_id(conn: AsyncConnection, account_ids: Collection[int], q:
     query = select(*_ROW).where(dialect.one_of(conn, a.id, account_ids))
     if q is not None:
         query = _where(conn, query, q)
-    async with dialect.bitmap_scans(conn):
+    async with _search_plans(conn, q):
         return [AccountRow(**r) for r in (await conn.execute(query)).mappings()]
 
 

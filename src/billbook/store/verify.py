@@ -25,6 +25,7 @@ from sqlalchemy.sql import ColumnElement
 from billbook.store import dialect
 from billbook.store.archive import archived_before, opening_balances
 from billbook.store.tables import (
+    account_count,
     account_spend,
     account_spend_rolled,
     access_keys,
@@ -511,6 +512,22 @@ async def account_spend_mismatches(conn: AsyncConnection, limit: int) -> list[Sp
         .order_by(f.account_id)
     )
     return await _rows(conn, query, limit, SpendFigure)
+
+
+@dataclass(frozen=True)
+class AccountCount:
+    stored: int | None
+    counted: int
+
+
+async def account_count_mismatch(conn: AsyncConnection, limit: int) -> list[AccountCount]:
+    """``account_count`` when it is not the number of accounts (or is missing while accounts exist)."""
+    stored = select(account_count.c.accounts).where(account_count.c.id == 1).scalar_subquery()
+    counted = select(func.count()).select_from(accounts).scalar_subquery()
+    row = (await conn.execute(select(stored.label("stored"), counted.label("counted")))).mappings().one()
+    found = AccountCount(row["stored"], int(row["counted"]))
+    # No row and no account: a table emptied whole; the next account makes the row.
+    return [found][:limit] if found.stored != found.counted and (found.stored, found.counted) != (None, 0) else []
 
 
 async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[LastPrice]:
