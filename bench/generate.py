@@ -477,6 +477,18 @@ ROLLUP_BILLING_DAILY_SHARDS = (
     f"SELECT account_id % {SHARDS}, day, billing_type, SUM(count) FROM billing_daily "
     f"GROUP BY account_id % {SHARDS}, day, billing_type"
 )
+#: The stored 30-day spend of every account (``store.spend``) as of the last generated day, that
+#: day marked rolled, and the number of accounts: what migration 0012 back-fills.
+ACCOUNT_SPEND = (
+    "DELETE FROM account_count",
+    "INSERT INTO account_count (id, accounts) SELECT 1, COUNT(*) FROM accounts",
+    "DELETE FROM account_spend",
+    "INSERT INTO account_spend (account_id, day, amount) SELECT a.id, {day}, COALESCE((SELECT"
+    " SUM(u.deduct_amount - u.refund_amount) FROM usage_daily u WHERE u.account_id = a.id AND u.day >= {day} - 29), 0)"
+    " FROM accounts a",
+    "DELETE FROM account_spend_rolled",
+    "INSERT INTO account_spend_rolled (id, day) VALUES (1, {day})",
+)
 #: One cell per account, deduct day, model and key: refunds and completions count on the deduct's
 #: day; ``last_price`` is the price of the newest deduct (latest time, then latest id), as the
 #: ledger's upsert leaves it.
@@ -661,6 +673,8 @@ async def load_postgres(url: str, gen: Generator, args: argparse.Namespace, time
         await conn.execute(ROLLUP_BILLING_DAILY)
         await conn.execute(ROLLUP_BILLING_DAILY_SHARDS)
         await conn.execute(ROLLUP_USAGE_DAILY)
+        for statement in ACCOUNT_SPEND:
+            await conn.execute(statement.format(day=gen.end_ms // MS_PER_DAY))
         windows = spend_windows(await conn.fetch(SPEND_BY_DAY))
         await conn.copy_records_to_table("spend_windows", records=windows, columns=SPEND_WINDOWS_COLUMNS)
         await conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_PG))
@@ -737,6 +751,8 @@ def load_sqlite(url: str, gen: Generator, args: argparse.Namespace, timer: Timer
         conn.execute(ROLLUP_BILLING_DAILY)
         conn.execute(ROLLUP_BILLING_DAILY_SHARDS)
         conn.execute(ROLLUP_USAGE_DAILY)
+        for statement in ACCOUNT_SPEND:
+            conn.execute(statement.format(day=gen.end_ms // MS_PER_DAY))
         conn.executemany(_insert_sql("spend_windows", SPEND_WINDOWS_COLUMNS), spend_windows(conn.execute(SPEND_BY_DAY).fetchall()))
         conn.execute(ROLLUP_BILLING_MONTHLY.format(month=MONTH_SQLITE))
         for statement in AUDIT_LOADED:

@@ -79,8 +79,13 @@ async def test_accounts_list_shows_money_held_spent_and_keys(client: httpx.Async
     ascending = await _data(await client.get("/internal/v1/accounts", params={"sort": "balance"}, headers=ADMIN))
     assert [a["id"] for a in ascending["items"]] == [poor["account"]["id"], rich["account"]["id"]]
     spenders = await _data(await client.get("/internal/v1/accounts", params={"sort": "-spend_30d"}, headers=ADMIN))
-    assert spenders["items"][0]["id"] == rich["account"]["id"]
-    for query, expected in (("POOR", [poor["account"]["id"]]), (str(rich["account"]["id"]), [rich["account"]["id"]]), ("zz", [])):
+    assert [(a["id"], a["spend_30d"]) for a in spenders["items"]] == [(rich["account"]["id"], 5), (poor["account"]["id"], 0)]
+    least = await _data(await client.get("/internal/v1/accounts", params={"sort": "spend_30d"}, headers=ADMIN))
+    assert [a["id"] for a in least["items"]] == [poor["account"]["id"], rich["account"]["id"]]
+    # Under three characters a query matches names by their start (or an id); from three, anywhere.
+    searches = (("POOR", [poor["account"]["id"]]), (str(rich["account"]["id"]), [rich["account"]["id"]]), ("zz", []),
+                ("po", [poor["account"]["id"]]), ("or", []), ("STUDIO", [rich["account"]["id"]]), ("r cor", [poor["account"]["id"]]))
+    for query, expected in searches:
         found = await _data(await client.get("/internal/v1/accounts", params={"query": query}, headers=ADMIN))
         assert [a["id"] for a in found["items"]] == expected and found["total"] == len(expected)
     paged = await _data(await client.get("/internal/v1/accounts", params={"page": 2, "page_size": 1, "sort": "created_at"}, headers=ADMIN))

@@ -55,7 +55,7 @@ async def test_a_ledger_built_through_the_api_verifies(client: httpx.AsyncClient
     await _ledger(client)
     report = await assert_verified(app.state.db)
     assert report.checked["accounts"] == 2 and report.checked["orders"] == 5
-    assert {"balance", "orders", "overdraft", "usage_daily", "spend_windows"} <= set(report.checks)
+    assert {"balance", "orders", "overdraft", "usage_daily", "spend_windows", "account_spend", "account_count"} <= set(report.checks)
 
 
 CORRUPTIONS = {
@@ -79,6 +79,8 @@ CORRUPTIONS = {
     "billing_daily_shards": ["UPDATE billing_daily_shards SET count = count + 1 WHERE billing_type = 'deduct'"],
     "spend_windows": ["UPDATE spend_windows SET amount = amount + 1 WHERE period = 'monthly'"],
     "billing_monthly": ["UPDATE billing_monthly SET amount = amount + 1 WHERE billing_type = 'deduct'"],
+    "account_spend": ["UPDATE account_spend SET amount = amount + 1 WHERE account_id = {account}"],
+    "account_count": ["UPDATE account_count SET accounts = accounts + 1"],
     "balance_after": ["UPDATE billing_records SET balance_after = balance_after + 1 WHERE order_id = {order[done]}"],
     "overdraft": [
         # The opening recharge of 1 USD becomes 0.1: the first 0.2 charge then overdrew.

@@ -473,8 +473,8 @@ async def _write(
             )
         )
     record_ids = await billing_store.insert_many(conn, records)
-    await usage_store.add_many(conn, _usage_cells(held))
     now = now_ms()
+    await usage_store.add_many(conn, _usage_cells(held), today=day_of(now))
     alerts = await book.write(conn, now)
     moved = {a: (locked[a], running[a]) for a in {n.key.account_id for n in held}}
     alerts += await limits.balance_changes(conn, moved, now)
@@ -624,11 +624,11 @@ async def set_status(conn: AsyncConnection, uuid: str, status: str, at: int | No
     }
     if new == PredictionStatus.COMPLETED:
         await prediction_store.set_order_state(conn, found.order_id, OrderState.DONE, at)
-        await usage_store.add(conn, **usage_cell, completed_count=1)
+        await usage_store.add(conn, **usage_cell, completed_count=1, today=day_of(at))
         return StatusChange(uuid, new, changed=True, order_state=OrderState.DONE, account_id=found.account_id)
     if new.refunds:
         refund = await _refund(conn, found, deduct, at)
-        await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price)
+        await usage_store.add(conn, **usage_cell, refund_count=1, refund_amount=found.order_price, today=day_of(at))
         await _free_spend(conn, deduct, found.order_price)
         return StatusChange(uuid, new, True, OrderState.REFUNDED, refund, found.account_id)
     return StatusChange(uuid, new, changed=True, order_state=state, account_id=found.account_id)

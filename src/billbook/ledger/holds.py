@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.ledger import charges, events
+from billbook.ledger import charges, events, operator
 from billbook.store import events as event_store
 from billbook.store import holds as hold_store
 from billbook.store.rows import NewEvent
@@ -80,7 +80,9 @@ async def sweep(
 
 
 async def sweep_forever(transaction: Transaction, interval_s: float, stop: asyncio.Event) -> None:
-    """Sweep now, then every ``interval_s`` seconds, until ``stop`` is set.
+    """Sweep now, then every ``interval_s`` seconds, until ``stop`` is set; each round also rolls
+    the accounts' stored 30-day spend past the days that left its window (``operator.roll_spend``:
+    one read a round, work once a day).
 
     Runs inside every server process: a failed sweep (the database away, a deadlock victim) is
     logged and tried again at the next interval; nothing it raises ends the loop."""
@@ -91,6 +93,12 @@ async def sweep_forever(transaction: Transaction, interval_s: float, stop: async
             log.exception("hold sweep failed; next attempt in %s s", interval_s)
         else:
             log.log(logging.INFO if expired else logging.DEBUG, "hold sweep: %d expired hold(s) refunded", expired)
+        try:
+            rolled = await operator.roll_spend(transaction)
+        except Exception:  # noqa: BLE001 - as above; the list stays exact, only slower, until it rolls
+            log.exception("30-day spend roll failed; next attempt in %s s", interval_s)
+        else:
+            log.log(logging.INFO if rolled else logging.DEBUG, "30-day spend: %d account(s) rolled", rolled)
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
         except TimeoutError:

@@ -286,6 +286,21 @@ def _unaudited(row: store.Unaudited) -> Violation:
     return _about(row, "audit", f"{what} {row.subject} has no audit row")
 
 
+def _account_spend(row: store.SpendFigure) -> Violation:
+    if row.stored is None:
+        return _about(row, "account_spend", "has no stored 30-day spend")
+    if row.stored != row.computed:
+        return _about(
+            row, "account_spend",
+            f"stored 30-day spend {_usd(row.stored)} as of day {row.day} but usage_daily says {_usd(row.computed)}",
+        )
+    return _about(row, "account_spend", f"stored 30-day spend still counts {_usd(row.left)} of days the last roll took out")
+
+
+def _account_count(row: store.AccountCount) -> Violation:
+    return Violation("account_count", f"account_count says {row.stored} accounts but there are {row.counted}")
+
+
 Check = tuple[str, Callable[[AsyncConnection, int], Awaitable[list[Any]]], Callable[[Any], Violation | list[Violation]]]
 
 
@@ -300,6 +315,8 @@ def checks() -> list[Check]:
         ("balance_after", store.balance_after_mismatches, _balance_after),
         ("usage_daily", store.usage_daily_mismatches, _usage),
         ("usage_daily_last_price", store.usage_daily_bad_last_price, _last_price),
+        ("account_spend", store.account_spend_mismatches, _account_spend),
+        ("account_count", store.account_count_mismatch, _account_count),
         ("catalog_price", catalog_price_mismatches, lambda violation: violation),
         ("spend_windows", spend_window_mismatches, _spend_window),
         ("billing_monthly", store.billing_monthly_mismatches, _billing_monthly),

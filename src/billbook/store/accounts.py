@@ -7,19 +7,46 @@ from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import dialect
+from billbook.store import dialect, spend
 from billbook.store.rows import AccountRow
-from billbook.store.tables import accounts
+from billbook.store.tables import account_count, accounts
+from billbook.times import MS_PER_DAY
 
 
 async def insert(conn: AsyncConnection, *, name: str, created_at: int) -> int:
+    """A new account, with its row of stored 30-day spend (none), counted in ``account_count``."""
     result = await conn.execute(
         accounts.insert().values(name=name, balance=0, created_at=created_at).returning(accounts.c.id)
     )
-    return int(result.scalar_one())
+    account_id = int(result.scalar_one())
+    await spend.insert_account(conn, account_id, created_at // MS_PER_DAY)
+    await _counted(conn)
+    return account_id
+
+
+async def _counted(conn: AsyncConnection) -> None:
+    """One more account in ``account_count``; its row made if missing (only a table emptied whole
+    loses it, with every account)."""
+    statement = dialect.insert_for(dialect.name(conn), account_count).values(id=1, accounts=1)
+    statement = statement.on_conflict_do_update(index_elements=["id"], set_={"accounts": account_count.c.accounts + 1})
+    await conn.execute(statement)
+
+
+async def count(conn: AsyncConnection) -> int:
+    """How many accounts there are: ``account_count``'s one row, or counted if it is missing."""
+    stored = (await conn.execute(select(account_count.c.accounts).where(account_count.c.id == 1))).scalar()
+    if stored is not None:
+        return int(stored)
+    return int((await conn.execute(select(func.count()).select_from(accounts))).scalar_one())
+
+
+async def recount(conn: AsyncConnection) -> None:
+    """``account_count`` set from the table itself: after a bulk load (``bench``)."""
+    await conn.execute(account_count.delete())
+    await conn.execute(account_count.insert().from_select(["id", "accounts"], select(literal(1), func.count()).select_from(accounts)))
 
 
 async def get(conn: AsyncConnection, account_id: int) -> AccountRow | None:

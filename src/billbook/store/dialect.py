@@ -34,15 +34,24 @@ The rest of ``store/`` asks this module and never tests a dialect's name itself.
    idempotency keys live in the unpartitioned ``billing_record_keys`` and lookups by reference or
    order go through it; a record is fetched by ``(created_at, id)`` so that one partition is read.
    SQLite keeps one table with its unique constraints: ``partitioned_records``.
+11. **Search of account names** (the operator's accounts list): a name holding the query anywhere,
+   in any case, by trigrams: on PostgreSQL ``lower(name) LIKE`` through a ``pg_trgm`` GIN index
+   (``ix_accounts_name_trgm``; a GIN index is read by bitmap scans only, which read transactions
+   otherwise leave off, so ``bitmap_scans`` turns them on around the search); on SQLite the FTS5
+   table ``accounts_name_fts`` (``trigram`` tokenizer, which folds case) kept in step with
+   ``accounts`` by triggers, asked with a phrase. A query shorter than a trigram matches names
+   starting with it, by the index on ``lower(name)``, compared by code point (``COLLATE "C"`` on
+   PostgreSQL, SQLite's own binary order): ``name_matches``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, any_, bindparam, cast, extract, func, select
+from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, and_, any_, bindparam, cast, extract, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -236,3 +245,49 @@ def utc_month_start_day(conn: AsyncConnection, day: Any) -> ColumnElement[int]:
     else:
         day_of_month = cast(func.strftime("%d", seconds, "unixepoch"), Integer)
     return day - day_of_month + 1
+
+
+# --- search of account names ---------------------------------------------------------------------
+
+#: Characters of a trigram: shorter queries match names by their start.
+TRIGRAM = 3
+#: The SQLite FTS5 table of account names (rowid = ``accounts.id``), made by migration 0012.
+NAME_FTS = "accounts_name_fts"
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _lowered(dialect_name: str, name_column: Any) -> Any:
+    lowered = func.lower(name_column)
+    return lowered.collate("C") if dialect_name == POSTGRESQL else lowered
+
+
+def name_matches(dialect_name: str, id_column: Any, name_column: Any, query: str) -> ColumnElement[bool]:
+    """``name_column`` holds ``query`` anywhere (any case); under ``TRIGRAM`` characters, starts with it."""
+    lowered = query.lower()
+    if len(query) < TRIGRAM:
+        column = _lowered(dialect_name, name_column)
+        after = lowered[:-1] + chr(min(ord(lowered[-1]) + 1, 0x10FFFF))
+        return and_(column >= lowered, column < after, func.lower(name_column).like(f"{_like_escaped(lowered)}%", escape="\\"))
+    if dialect_name == POSTGRESQL:
+        return func.lower(name_column).like(f"%{_like_escaped(lowered)}%", escape="\\")
+    phrase = '"' + query.replace('"', '""') + '"'
+    found = text(f"SELECT rowid FROM {NAME_FTS} WHERE {NAME_FTS} MATCH :name_phrase").bindparams(name_phrase=phrase)
+    return id_column.in_(found.columns(rowid=Integer))
+
+
+@asynccontextmanager
+async def bitmap_scans(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Bitmap scans allowed for the statements inside (PostgreSQL: the trigram index's only way in),
+    then as they were (read transactions keep them off)."""
+    if name(conn) != POSTGRESQL:
+        yield
+        return
+    before = (await conn.execute(text("SHOW enable_bitmapscan"))).scalar_one()
+    await conn.execute(text("SET LOCAL enable_bitmapscan = on"))
+    try:
+        yield
+    finally:
+        await conn.execute(text(f"SET LOCAL enable_bitmapscan = {'on' if before == 'on' else 'off'}"))

@@ -2,45 +2,55 @@
 orders, spend from the ``usage_daily`` rollup, and keys.
 
 A page of the list is chosen first, from the accounts table and its indexes alone (``balance``,
-``created_at``), and only then are its at most 100 accounts' held money, spend and key counts read,
-each by an index led by ``account_id``: a page costs the same at 100 accounts or 100,000. Sorting
-by 30-day spend is the exception: it needs every account's sum over the rollup's last 30 days.
+``created_at``; ids first, then the page's rows), or from ``account_spend``'s stored 30-day figures
+(``store.spend``), and only then are its at most 100 accounts' held money, spend and key counts
+read, each by an index led by ``account_id``: a page costs the same at 100 accounts or 100,000. A
+search reads its matches through a trigram index (``dialect.name_matches``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store import accounts as account_store
 from billbook.store import dialect
-from billbook.store.rows import AccountRow, KeyInfo
-from billbook.store.tables import access_keys, accounts, orders, usage_daily
+from billbook.store.rows import AccountRow, KeyInfo, ListedAccount
+from billbook.store.tables import access_keys, account_spend, accounts, orders, usage_daily
 
 a = accounts.c
 
 
 @dataclass(frozen=True)
 class AccountQuery:
-    """``text`` matches an account's name (case-insensitive, anywhere) or, when it is a number, its id."""
+    """``text`` matches an account's name (case-insensitive, anywhere; under three characters, at
+    its start) or, when it is a number, its id."""
 
     text: str | None = None
     sort: str = "-created_at"
 
 
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _matching(q: AccountQuery) -> ColumnElement[bool] | None:
+def _matching(conn: AsyncConnection, q: AccountQuery) -> ColumnElement[bool] | None:
     if not q.text:
         return None
-    by_name = func.lower(a.name).like(f"%{_escaped(q.text.lower())}%", escape="\\")
+    by_name = dialect.name_matches(dialect.name(conn), a.id, a.name, q.text)
     if q.text.isdigit() and len(q.text) <= 10:
         return or_(a.id == int(q.text), by_name)
     return by_name
+
+
+def _where(conn: AsyncConnection, query, q: AccountQuery):  # noqa: ANN001, ANN202
+    where = _matching(conn, q)
+    return query if where is None else query.where(where)
+
+
+def _search_plans(conn: AsyncConnection, q: AccountQuery | None) -> AbstractAsyncContextManager[None]:
+    """What a search's statements need from the planner (``dialect.bitmap_scans``); nothing otherwise."""
+    return dialect.bitmap_scans(conn) if q is not None and q.text else nullcontext()
 
 
 _ORDERS = {
@@ -49,39 +59,61 @@ _ORDERS = {
     "created_at": (a.created_at.asc(), a.id.asc()),
     "-created_at": (a.created_at.desc(), a.id.desc()),
 }
+_ROW = (a.id, a.name, a.balance, a.created_at)
 
 
 async def count_accounts(conn: AsyncConnection, q: AccountQuery) -> int:
-    query = select(func.count()).select_from(accounts)
-    where = _matching(q)
-    if where is not None:
-        query = query.where(where)
-    return int((await conn.execute(query)).scalar_one())
+    """The exact number of accounts matching ``q``: all of them from ``account_count``, else counted
+    through the search's index."""
+    if not q.text:
+        return await account_store.count(conn)
+    query = _where(conn, select(func.count()).select_from(accounts), q)
+    async with _search_plans(conn, q):
+        return int((await conn.execute(query)).scalar_one())
 
 
-async def page_accounts(conn: AsyncConnection, q: AccountQuery, *, first_day: int, offset: int, limit: int) -> list[AccountRow]:
-    """One page of accounts in the query's order. ``first_day``: the first day of the 30-day
-    window, for the spend sort."""
-    where = _matching(q)
-    if q.sort == "-spend_30d":
-        u = usage_daily.c
-        spend = (
-            select(u.account_id, func.sum(u.deduct_amount - u.refund_amount).label("spend"))
-            .where(u.day >= first_day)
-            .group_by(u.account_id)
-            .subquery("spend")
-        )
-        query = (
-            select(a.id, a.name, a.balance, a.created_at)
-            .select_from(accounts.outerjoin(spend, spend.c.account_id == a.id))
-            .order_by(func.coalesce(spend.c.spend, 0).desc(), a.id.desc())
-        )
-    else:
-        query = select(a.id, a.name, a.balance, a.created_at).order_by(*_ORDERS[q.sort])
-    if where is not None:
-        query = query.where(where)
-    rows = await conn.execute(query.offset(offset).limit(limit))
-    return [AccountRow(**r) for r in rows.mappings()]
+async def matching(conn: AsyncConnection, q: AccountQuery, limit: int) -> list[ListedAccount]:
+    """At most ``limit`` accounts matching ``q`` (which has text), with their sort keys and stored
+    30-day spend (None if the account has no row), in no order: through the search's index."""
+    s = account_spend.c
+    query = select(*_ROW, s.amount.label("stored_spend")).select_from(
+        accounts.outerjoin(account_spend, s.account_id == a.id)
+    )
+    async with _search_plans(conn, q):
+        rows = await conn.execute(_where(conn, query, q).limit(limit))
+    return [ListedAccount(**r) for r in rows.mappings()]
+
+
+async def page_ids(conn: AsyncConnection, q: AccountQuery, *, offset: int, limit: int) -> list[int]:
+    """The ids of one page of accounts in the query's (index) order, from the index alone: a deep
+    page reads index entries, not rows (``accounts_by_id`` reads the page's rows)."""
+    query = _where(conn, select(a.id).order_by(*_ORDERS[q.sort]), q).offset(offset).limit(limit)
+    return [int(r[0]) for r in await conn.execute(query)]
+
+
+async def by_stored_spend(conn: AsyncConnection, q: AccountQuery, *, descending: bool, limit: int) -> list[ListedAccount]:
+    """The first ``limit`` accounts (matching ``q``) by stored 30-day spend, then id, by the index
+    on ``account_spend (amount, account_id)``."""
+    s = account_spend.c
+    order = (s.amount.desc(), s.account_id.desc()) if descending else (s.amount.asc(), s.account_id.asc())
+    query = (
+        select(*_ROW, s.amount.label("stored_spend"))
+        .select_from(account_spend.join(accounts, a.id == s.account_id))
+        .order_by(*order)
+        .limit(limit)
+    )
+    return [ListedAccount(**r) for r in (await conn.execute(_where(conn, query, q))).mappings()]
+
+
+async def accounts_by_id(conn: AsyncConnection, account_ids: Collection[int], q: AccountQuery | None = None) -> list[AccountRow]:
+    """The accounts among ``account_ids`` (that match ``q``, if given), in no order."""
+    if not account_ids:
+        return []
+    query = select(*_ROW).where(dialect.one_of(conn, a.id, account_ids))
+    if q is not None:
+        query = _where(conn, query, q)
+    async with _search_plans(conn, q):
+        return [AccountRow(**r) for r in (await conn.execute(query)).mappings()]
 
 
 async def held(conn: AsyncConnection, account_ids: Collection[int]) -> dict[int, int]:

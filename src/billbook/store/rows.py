@@ -24,6 +24,21 @@ class AccountRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedAccount:
+    """An account of the operator's list with its stored 30-day spend (``account_spend``; None
+    when the account has no row, which ``verify`` reports)."""
+
+    id: int
+    name: str
+    balance: int
+    created_at: int
+    stored_spend: int | None
+
+    def row(self) -> AccountRow:
+        return AccountRow(self.id, self.name, self.balance, self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformTotals:
     """Money across every account (micro-dollars): what customers hold, and what open orders hold."""
 

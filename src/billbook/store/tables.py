@@ -395,6 +395,39 @@ spend_limits = Table(
     Column("updated_at", Millis, nullable=False),
 )
 
+#: Each account's spend over a sliding 30 days, for the operator's list sorted by it. ``amount`` is
+#: the ``usage_daily`` spend (deducts net of their refunds) of every day from ``day - 29`` on, kept
+#: equal to it in the transaction of each charge and refund; ``day`` is the writer's UTC day, so
+#: the figure is exact for ``day`` and for any later day until spend of a day from ``day - 29`` on
+#: leaves the window, when ``ledger.operator.roll_spend`` recomputes it. Every account has a row.
+account_spend = Table(
+    "account_spend",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("day", Integer, nullable=False),
+    Column("amount", Micros, nullable=False),
+    Index("ix_account_spend_amount", "amount", "account_id"),
+    Index("ix_account_spend_day", "day"),
+)
+
+#: How many accounts there are (one row, ``id`` 1), kept by ``store.accounts.insert``: the operator's
+#: list gives an exact total without counting 100,000 rows.
+account_count = Table(
+    "account_count",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("accounts", BigInteger, nullable=False),
+)
+
+#: The UTC day through which ``account_spend`` has been rolled (one row, ``id`` 1): every figure
+#: with ``day`` <= it has no spend on days from ``day - 29`` to ``rolled - 30``.
+account_spend_rolled = Table(
+    "account_spend_rolled",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", Integer, nullable=False),
+)
+
 #: Spend (deducts net of their refunds) per key (``access_key_id``) or account (``''``) and window:
 #: ``period`` a ``vocabulary.LimitPeriod``, ``start`` the window's first UTC day (0 for ``total``).
 #: Kept in the transaction of each charge and refund, by the deduct's ``created_at``, so a limit

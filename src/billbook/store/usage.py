@@ -8,7 +8,7 @@ from typing import Any, TypedDict, Unpack
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billbook.store import dialect
+from billbook.store import dialect, spend
 from billbook.store.rows import DeductWithOutcome, UsageCell
 from billbook.store.tables import billing_records, predictions, usage_daily
 from billbook.vocabulary import BillingType
@@ -63,8 +63,10 @@ async def add(
     completed_count: int = 0,
     used_at: int = 0,
     price: int = 0,
+    today: int,
 ) -> None:
-    """Add counts to one rollup cell, creating it if needed; the newest charge sets ``last_price``."""
+    """Add counts to one rollup cell, creating it if needed; the newest charge sets ``last_price``.
+    ``today``: the writer's UTC day, for the account's stored 30-day spend (``store.spend``)."""
     await add_many(
         conn,
         [{
@@ -81,6 +83,7 @@ async def add(
             "used_at": used_at,
             "price": price,
         }],
+        today=today,
     )
 
 
@@ -151,11 +154,13 @@ async def deduct_rows(
     return [DeductWithOutcome(**row) for row in (await conn.execute(query)).mappings()]
 
 
-async def add_many(conn: AsyncConnection, cells: list[dict]) -> None:
-    """``add`` for several cells in one round trip (each dict holds ``add``'s keyword arguments)."""
+async def add_many(conn: AsyncConnection, cells: list[dict], *, today: int) -> None:
+    """``add`` for several cells in one round trip (each dict holds ``add``'s keyword arguments),
+    then the accounts' stored 30-day spend, which the cells' spend changes."""
     rows = [
         {c: cell.get(c, 0) for c in _COLUMNS if c not in ("last_used_at", "last_price", "model_type")}
         | {"model_type": cell.get("model_type", ""), "last_used_at": cell.get("used_at", 0), "last_price": cell.get("price", 0)}
         for cell in cells
     ]
     await dialect.execute_many(conn, _upsert(dialect.name(conn)), rows, _COLUMNS)
+    await spend.add(conn, spend.changes(cells, today))

@@ -26,6 +26,9 @@ from billbook.store import dialect
 from billbook.store.archive import archived_before
 from billbook.store.tables import (
     SHARDS,
+    account_count,
+    account_spend,
+    account_spend_rolled,
     access_keys,
     audit_log,
     account_discounts,
@@ -473,6 +476,58 @@ async def usage_daily_mismatches(conn: AsyncConnection, limit: int) -> list[Cell
     """Cells of ``usage_daily`` that differ from a recomputation from the records, or are missing."""
     stored = select(usage_daily).where(usage_daily.c.day >= await online_from(conn) // MS_PER_DAY).subquery()
     return await _differences(conn, _diff(stored, _usage_recomputed(), USAGE_KEYS, USAGE_VALUES), limit, USAGE_KEYS, USAGE_VALUES)
+
+
+@dataclass(frozen=True)
+class SpendFigure:
+    """An account's stored 30-day spend (``account_spend``) against ``usage_daily``: ``stored``
+    None when the row is missing; ``left`` the spend of days that left its window before the last
+    roll without it being rolled (0 when none did)."""
+
+    account_id: int
+    day: int | None
+    stored: int | None
+    computed: int
+    left: int
+
+
+async def account_spend_mismatches(conn: AsyncConnection, limit: int) -> list[SpendFigure]:
+    """Accounts whose stored 30-day spend is missing, differs from their ``usage_daily`` spend from
+    its ``day - 29`` on, or still counts days that left the window before the last roll."""
+    a, s, u = accounts.c, account_spend.c, usage_daily.c
+    rolled = func.coalesce(select(account_spend_rolled.c.day).where(account_spend_rolled.c.id == 1).scalar_subquery(), 0)
+    net = func.coalesce(func.sum(u.deduct_amount - u.refund_amount), 0)
+    computed = select(net).where(u.account_id == a.id, u.day >= s.day - 29).scalar_subquery()
+    left = select(net).where(u.account_id == a.id, u.day.between(s.day - 29, rolled - 30)).scalar_subquery()
+    figures = (
+        select(a.id.label("account_id"), s.day, s.amount.label("stored"), func.coalesce(computed, 0).label("computed"),
+               func.coalesce(left, 0).label("left"))
+        .select_from(accounts.outerjoin(account_spend, s.account_id == a.id))
+        .subquery()
+    )
+    f = figures.c
+    query = (
+        select(f.account_id, f.day, f.stored, f.computed, f.left)
+        .where(or_(f.stored.is_(None), f.stored != f.computed, f.left != 0))
+        .order_by(f.account_id)
+    )
+    return await _rows(conn, query, limit, SpendFigure)
+
+
+@dataclass(frozen=True)
+class AccountCount:
+    stored: int | None
+    counted: int
+
+
+async def account_count_mismatch(conn: AsyncConnection, limit: int) -> list[AccountCount]:
+    """``account_count`` when it is not the number of accounts (or is missing while accounts exist)."""
+    stored = select(account_count.c.accounts).where(account_count.c.id == 1).scalar_subquery()
+    counted = select(func.count()).select_from(accounts).scalar_subquery()
+    row = (await conn.execute(select(stored.label("stored"), counted.label("counted")))).mappings().one()
+    found = AccountCount(row["stored"], int(row["counted"]))
+    # No row and no account: a table emptied whole; the next account makes the row.
+    return [found][:limit] if found.stored != found.counted and (found.stored, found.counted) != (None, 0) else []
 
 
 async def usage_daily_bad_last_price(conn: AsyncConnection, limit: int) -> list[LastPrice]:

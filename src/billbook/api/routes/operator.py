@@ -67,8 +67,9 @@ async def list_accounts(
     page: PageQuery = 1,
     page_size: PageSizeQuery = 10,
 ) -> JSONBody:
-    """``query`` matches a name (anywhere, any case) or an id; ``sort`` is one of ``balance``,
-    ``-balance``, ``-spend_30d``, ``created_at``, ``-created_at`` (the default)."""
+    """``query`` matches a name (anywhere, any case; a query of one or two characters matches names
+    starting with it) or an id; ``sort`` is one of ``balance``, ``-balance``, ``spend_30d``,
+    ``-spend_30d``, ``created_at``, ``-created_at`` (the default)."""
     _storable("query", query)
     _storable("sort", sort)
     q = reads.AccountQuery(text=(query or "").strip() or None, sort=sort.strip())
