@@ -210,7 +210,7 @@ def test_no_event_of_one_account_reaches_another_accounts_endpoint(
                     assert orjson.loads(got.body)["data"]["account_id"] == owner
                 assert {r.headers["webhook-id"] for r in receiver.accepted("/operator")} == set(stored)
                 # Another account's endpoint is not found, not deleted.
-                (a, ka), (b, kb) = accounts[0], accounts[1]
+                (_a, ka), (_b, kb) = accounts[0], accounts[1]
                 theirs = http.get("/api/v3/webhooks", headers={"Authorization": f"Bearer {ka['api_key']}"}).json()["data"][0]
                 gone = http.delete(f"/api/v3/webhooks/{theirs['id']}", headers={"Authorization": f"Bearer {kb['api_key']}"})
                 assert gone.status_code == 404

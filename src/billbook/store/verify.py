@@ -591,9 +591,10 @@ async def billing_daily_shard_mismatches(conn: AsyncConnection, limit: int) -> l
     """Cells of ``billing_daily_shards`` that differ from ``billing_daily`` summed over the shard's
     accounts (``billing_daily`` is itself checked against the records). Both keep archived days."""
     d, s = billing_daily.c, billing_daily_shards.c
+    shard = d.account_id % literal_column(str(SHARDS))  # a literal: grouped by the same expression
     computed = (
-        select((d.account_id % SHARDS).label("shard"), d.day, d.billing_type, func.sum(d["count"]).label("count"))
-        .group_by(d.account_id % SHARDS, d.day, d.billing_type)
+        select(shard.label("shard"), d.day, d.billing_type, func.sum(d["count"]).label("count"))
+        .group_by(shard, d.day, d.billing_type)
         .subquery()
     )
     stored = select(s.shard, s.day, s.billing_type, s["count"]).subquery()
