@@ -102,9 +102,17 @@ async def _page_by_day(conn: AsyncConnection, c: Criteria, page: int, page_size:
         if offset < skipped + segment.count:
             break
         skipped += segment.count
+    within = offset - skipped
+    if within + page_size <= segment.count and within > segment.count // 2:
+        # The page lies in the segment's far half: walk the segment from its other end (the order is
+        # total, so the same records come back reversed), at most half a segment of index entries.
+        flipped = replace(c, ascending=not c.ascending)
+        back = segment.count - within - page_size
+        items = await search_store.page(conn, flipped, segment.low, segment.high, offset=back, limit=page_size)
+        return Page(page, page_size, total, items[::-1])
     # Read from the segment holding the offset to the far end of the range, in the search's order.
     low, high = (segment.low, c.end_ms) if c.ascending else (c.start_ms, segment.high)
-    items = await search_store.page(conn, c, low, high, offset=offset - skipped, limit=page_size)
+    items = await search_store.page(conn, c, low, high, offset=within, limit=page_size)
     return Page(page, page_size, total, items)
 
 
