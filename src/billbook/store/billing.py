@@ -81,7 +81,7 @@ def _count_upsert(dialect_name: str) -> Any:
     )
 
 
-_SHARD_COLUMNS = ("shard", "day", "billing_type", "count")
+_SHARD_COLUMNS = ("day", "billing_type", "shard", "count")
 
 
 @lru_cache
@@ -89,7 +89,7 @@ def _shard_upsert(dialect_name: str) -> Any:
     """``billing_daily_shards.count += n``; built once per dialect."""
     statement = dialect.many_rows_insert(dialect_name, billing_daily_shards, _SHARD_COLUMNS)
     return statement.on_conflict_do_update(
-        index_elements=["shard", "day", "billing_type"],
+        index_elements=["day", "billing_type", "shard"],
         set_={"count": billing_daily_shards.c.count + statement.excluded.count},
     )
 
@@ -100,8 +100,8 @@ async def _add_shards(conn: AsyncConnection, per_day: Counter) -> None:
     transactions wait for each other at most, never deadlock."""
     shards: Counter = Counter()
     for (account_id, day, billing_type), n in per_day.items():
-        shards[(account_id % SHARDS, day, billing_type)] += n
-    rows = [{"shard": s, "day": d, "billing_type": t, "count": n} for (s, d, t), n in sorted(shards.items())]
+        shards[(day, billing_type, account_id % SHARDS)] += n
+    rows = [{"day": d, "billing_type": t, "shard": s, "count": n} for (d, t, s), n in sorted(shards.items())]
     await dialect.execute_many(conn, _shard_upsert(dialect.name(conn)), rows, _SHARD_COLUMNS)
 
 

@@ -242,9 +242,10 @@ SHARDS = 16
 billing_daily_shards = Table(
     "billing_daily_shards",
     metadata,
-    Column("shard", Integer, primary_key=True),
+    # Day first: an every-account search reads a range of days.
     Column("day", Integer, primary_key=True),
     Column("billing_type", String(16), primary_key=True),
+    Column("shard", Integer, primary_key=True),
     Column("count", BigInteger, nullable=False),
 )
 

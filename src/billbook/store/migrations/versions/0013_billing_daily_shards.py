@@ -22,11 +22,11 @@ SHARDS = 16
 def upgrade() -> None:
     op.create_table(
         "billing_daily_shards",
-        sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
         sa.Column("billing_type", sa.String(length=16), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("shard", "day", "billing_type", name=op.f("pk_billing_daily_shards")),
+        sa.PrimaryKeyConstraint("day", "billing_type", "shard", name=op.f("pk_billing_daily_shards")),
     )
     op.execute(
         "INSERT INTO billing_daily_shards (shard, day, billing_type, count) "
