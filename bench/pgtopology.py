@@ -280,10 +280,40 @@ class PatroniCluster:
             raise
         return self
 
-    def _start_etcd(self) -> None:
-        client, peer = (f"http://{HOST}:{p}" for p in self.etcd_ports)
-        with (self.dir / "etcd.log").open("w") as log:  # the child keeps its own descriptor
-            self.etcd = self._spawn_etcd(client, peer, log)
+    def _start_etcd(self, attempts: int = 3, timeout_s: float = 30) -> None:
+        """etcd, answering on its client port before any Patroni starts. A port chosen free can be
+        taken by another process before etcd binds it: then etcd exits, and it is started again on
+        new ports (Patroni would otherwise retry an etcd that never comes)."""
+        for attempt in range(1, attempts + 1):
+            client, peer = (f"http://{HOST}:{p}" for p in self.etcd_ports)
+            with (self.dir / "etcd.log").open("w") as log:  # the child keeps its own descriptor
+                self.etcd = self._spawn_etcd(client, peer, log)
+            if self._etcd_answers(client, timeout_s):
+                return
+            self.etcd.kill()
+            self.etcd.wait()
+            if attempt < attempts:
+                shutil.rmtree(self.dir / "etcd", ignore_errors=True)
+                self.etcd_ports = (free_port(), free_port())
+        tail = (self.dir / "etcd.log").read_text()[-1500:]
+        raise RuntimeError(f"etcd did not answer on its client port after {attempts} starts:\n{tail}")
+
+    def _etcd_answers(self, client: str, timeout_s: float) -> bool:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.etcd is None or self.etcd.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{client}/version", timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return True
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        return False
 
     def _spawn_etcd(self, client: str, peer: str, log: object) -> subprocess.Popen:
         return subprocess.Popen(
@@ -366,7 +396,7 @@ postgresql:
             if primary is not None and self._has_sync_standby(primary):
                 return
             time.sleep(0.5)
-        logs = "\n".join((self.dir / f"{n}.log").read_text()[-1500:] for n in self.names)
+        logs = "\n".join((self.dir / f"{n}.log").read_text()[-1500:] for n in [*self.names, "etcd"])
         raise RuntimeError(f"no primary with a synchronous standby after {timeout_s}s: {self.roles()}\n{logs}")
 
     def _has_sync_standby(self, primary: str) -> bool:
