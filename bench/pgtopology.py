@@ -323,7 +323,7 @@ class PatroniCluster:
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", f"etcd1={peer}",
             ]),
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.dir,
         )
 
     def _config(self, name: str) -> Path:
@@ -364,8 +364,10 @@ postgresql:
 
     def _start_node(self, name: str) -> None:
         with (self.dir / f"{name}.log").open("a") as log:  # the child keeps its own descriptor
+            # In the cluster's own directory: run as the server's user, Patroni cannot reach etcd
+            # from a working directory that user may not enter (a checkout in a private directory).
             self.patroni[name] = subprocess.Popen(
-                _as_server_user([PATRONI, str(self._config(name))]), stdout=log, stderr=subprocess.STDOUT
+                _as_server_user([PATRONI, str(self._config(name))]), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
             )
 
     def roles(self) -> dict[str, str]:
