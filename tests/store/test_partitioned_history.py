@@ -203,3 +203,35 @@ async def test_archived_months_round_trip_and_still_balance(pg: Database, own_ur
     async with pg.transaction(write=True) as conn:
         await charge(conn, Charge(prediction_uuid=f"{9:032x}", access_key_id=key, model_uuid="m", price=1, created_at=MAR_2025))
     await assert_verified(pg, unaudited=True)
+
+
+async def test_a_first_page_that_assumed_the_old_archive_boundary_asks_again(pg: Database, own_url: str, tmp_path: Path) -> None:
+    """A server remembers the archive boundary it last read and checks it inside page 1's own
+    statement; another process archiving months meanwhile must not make it serve them."""
+    account_id, key = await _account(pg)
+    empty_id, _ = await _account(pg)
+    async with pg.transaction(write=True) as conn:
+        await funds.recharge(conn, account_id, 10_000, "nov", at=NOV_2024)
+        for n, at in enumerate((NOV_2024, DEC_2024, MAR_2025)):
+            await charge(conn, Charge(prediction_uuid=f"{n:032x}", access_key_id=key, model_uuid="m", price=100 + n, created_at=at))
+        await partitions.maintain(conn, MAR_2025, ahead=0, back=0)
+    server = open_database(own_url)  # another process's view: its own engine, its own memory
+    try:
+        for _ in range(2):  # the first search reads the boundary; the second assumes it
+            async with server.transaction(write=False) as conn:
+                assert (await search.search(conn, search.Criteria(account_id=account_id), 1, 10)).total == 4
+                assert archive.known_boundary(conn) is None
+        await archive.archive(lambda: pg.transaction(write=True), "2025-01", tmp_path)
+        async with server.transaction(write=False) as conn:
+            online = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
+            assert archive.known_boundary(conn)[1] == "2024-12"
+        assert online.total == 1 and [r.created_at for r in online.items] == [MAR_2025]
+        async with server.transaction(write=False) as conn:
+            with pytest.raises(Archived, match="2024-12"):
+                await search.search(conn, search.Criteria(account_id=account_id, start_ms=NOV_2024), 1, 10)
+            again = await search.search(conn, search.Criteria(account_id=account_id), 1, 10)
+            nothing = await search.search(conn, search.Criteria(account_id=empty_id), 1, 10)
+        assert (again.total, [r.created_at for r in again.items]) == (1, [MAR_2025])
+        assert (nothing.total, nothing.items) == (0, [])
+    finally:
+        await server.dispose()

@@ -13,6 +13,8 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,12 +92,33 @@ async def archive(transaction: Transaction, before: str, out: Path) -> list[Arch
     return done
 
 
-async def online_from(conn: AsyncConnection, start_ms: int | None, end_ms: int | None) -> int | None:
-    """A search's start checked against the archived months: a start (or an end with no start) in
-    one of them is refused (410, naming the month and its file); no start becomes the first
+#: Per database (its engine), the archive boundary this process last read: ``archived_before``'s
+#: answer. Months are only ever added to the archive, so a boundary seen is never wrong, only
+#: possibly behind; a search that assumes it checks it in its own statement (``known_boundary``).
+_seen: WeakKeyDictionary[Any, tuple[int, str, str] | None] = WeakKeyDictionary()
+#: Nothing read yet in this process.
+UNSEEN: Any = object()
+
+
+def known_boundary(conn: AsyncConnection) -> tuple[int, str, str] | None:
+    """The boundary to assume without asking: ``None`` (nothing archived) where history is never
+    archived; otherwise the one last read here, or ``UNSEEN``."""
+    if not store.watched(conn):
+        return None
+    return _seen.get(conn.sync_engine, UNSEEN)
+
+
+def still_current(assumed: tuple[int, str, str] | None, newest_month: str | None) -> bool:
+    """Whether ``assumed`` is the boundary a statement's ``store.newest_month()`` column found; the
+    caller asks again (``online_from``) when not."""
+    return (assumed[1] if assumed else None) == newest_month
+
+
+def check_online(found: tuple[int, str, str] | None, start_ms: int | None, end_ms: int | None) -> int | None:
+    """A search's start against the boundary ``found``: a start (or an end with no start) in an
+    archived month is refused (410, naming the month and its file); no start becomes the first
     millisecond still online, so an open range covers what the database holds. Unchanged when
     nothing was archived."""
-    found = await store.archived_before(conn)
     if found is None:
         return start_ms
     online, month, path = found
@@ -107,6 +130,14 @@ async def online_from(conn: AsyncConnection, start_ms: int | None, end_ms: int |
             f"the last in {path}); ask from {Month.of_ms(online)}-01 on"
         )
     return start_ms if start_ms is not None else online
+
+
+async def online_from(conn: AsyncConnection, start_ms: int | None, end_ms: int | None) -> int | None:
+    """``check_online`` against the archive as this transaction sees it (and remembered)."""
+    found = await store.archived_before(conn)
+    if store.watched(conn):
+        _seen[conn.sync_engine] = found
+    return check_online(found, start_ms, end_ms)
 
 
 async def archived_end(conn: AsyncConnection) -> int | None:

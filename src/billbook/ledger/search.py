@@ -160,11 +160,32 @@ async def _page_by_index(conn: AsyncConnection, c: Criteria, page: int, page_siz
     return Page(page, page_size, total, items)
 
 
+async def _first_page(conn: AsyncConnection, criteria: Criteria, page_size: int) -> Page | None:
+    """Page 1 of a search the daily counts answer whole, with its total and the archive check in
+    one statement (the commonest search, in one round trip): the archive boundary this process saw
+    last is assumed and checked in the same snapshot. ``None`` where that does not apply (part-days
+    at the range's edges, no boundary seen yet, or a boundary that has moved since)."""
+    assumed = archive.known_boundary(conn)
+    if assumed is archive.UNSEEN:
+        return None
+    start = archive.check_online(assumed, criteria.start_ms, criteria.end_ms)
+    c = replace(criteria, start_ms=start) if start != criteria.start_ms else criteria
+    first, last, edges = _days(c)
+    if edges:
+        return None
+    found = await search_store.first_page(conn, c, first, last, limit=page_size)
+    if not archive.still_current(assumed, found.archived_month):
+        return None
+    return Page(1, page_size, found.total, found.items)
+
+
 async def search(conn: AsyncConnection, criteria: Criteria, page: int, page_size: int) -> Page:
     """One page of an account's records. Past the end: no items and the true total.
 
     Archived months are out of reach: a start in one of them is refused (410, naming the archive);
     without a start the search begins at the first month still online."""
+    if page == 1 and criteria.by_day and (found := await _first_page(conn, criteria, page_size)) is not None:
+        return found
     start = await archive.online_from(conn, criteria.start_ms, criteria.end_ms)
     if start != criteria.start_ms:
         criteria = replace(criteria, start_ms=start)

@@ -99,6 +99,17 @@ async def drop_detached(conn: AsyncConnection, month: Month) -> None:
 _NEWEST_ARCHIVE = select(billing_archives.c.month, billing_archives.c.path).order_by(billing_archives.c.month.desc()).limit(1)
 
 
+def newest_month() -> Any:
+    """The newest archived month (``YYYY-MM``, NULL when none) as a scalar subquery: a statement
+    that carries it checks, in its own snapshot, the boundary its caller assumed."""
+    return select(billing_archives.c.month).order_by(billing_archives.c.month.desc()).limit(1).scalar_subquery()
+
+
+def watched(conn: AsyncConnection) -> bool:
+    """Whether this database's history can be archived (partitioned history: PostgreSQL)."""
+    return dialect.partitioned_records(conn)
+
+
 async def archived_before(conn: AsyncConnection) -> tuple[int, str, str] | None:
     """``(end_ms, month, path)`` of the newest archived month, or ``None``: records before
     ``end_ms`` are in Parquet files, not in the database. Only partitioned history is ever

@@ -5,7 +5,8 @@ SQLite (the embedded default) allows one writer at a time. Write transactions th
 upgrade from a read lock, and an in-process lock queues this process's writers; writers of other
 processes are waited for asynchronously, without blocking the event loop. Reads are plain deferred
 transactions, so WAL readers never wait for writers. Statements run on the event loop's thread
-(see ``sqlite_loop``). PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ.
+(see ``sqlite_loop``). PostgreSQL uses one pooled asyncpg engine for both, reads at REPEATABLE READ,
+its transactions begun and ended by hand on connections kept between requests (``pg_transaction``).
 
 Behind a transaction-mode pooler (``pooler="transaction"``, PgBouncer) each transaction may run on
 a different server connection, so nothing may outlive one: no named prepared statements (asyncpg's
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine, URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from billbook.store.pg_transaction import PgConnections
 from billbook.store.replicas import Replica, ReplicaSet
 from billbook.store.sqlite_loop import SqliteStore
 
@@ -32,16 +34,6 @@ if TYPE_CHECKING:
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-#: PostgreSQL planner settings for every read transaction, sent with one round trip. A read here is
-#: an OLTP lookup that the schema's indexes answer in index order (search pages, counts, balances,
-#: rollups); with no statistics (right after a bulk load, before autovacuum's ANALYZE) the planner
-#: can misjudge an account's size and prefer reading all of it and sorting, tens of times slower.
-#: Disabling those plan types (they stay possible if nothing else is, at a huge cost) leaves the
-#: ordered index scans the only sensible plans, whatever the statistics say.
-PG_READ_PLANNER_SETTINGS = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
-    " SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
-)
 #: ``application_name`` of billbook's connections (PgBouncer passes it on): which of a server's
 #: sessions are billbook's, in ``pg_stat_activity``.
 APPLICATION_NAME = "billbook"
@@ -95,20 +87,6 @@ def async_url(url: str) -> URL:
     raise UnsupportedDatabase(f"database URL must start with sqlite:// or postgresql://, got {shown!r}")
 
 
-async def _begin_now(conn: AsyncConnection) -> Any:
-    """Send ``BEGIN`` now and return the asyncpg connection.
-
-    SQLAlchemy's asyncpg adapter begins lazily, at its own first statement; the store's hot paths
-    send statements on the asyncpg connection directly, and without this they would run before
-    ``BEGIN``, each in its own implicit transaction (a search's count and page from different
-    snapshots, a write's first statement outside the rest)."""
-    pooled = await conn.get_raw_connection()
-    adapted = pooled.dbapi_connection
-    if getattr(adapted, "_transaction", None) is None:
-        await adapted._start_transaction()
-    return pooled.driver_connection
-
-
 class Database:
     """Owns the engines; hands out one transaction at a time to the edge that runs a request.
 
@@ -136,10 +114,9 @@ class Database:
         self.sqlite = None
         self._write_lock = None
         self.write_engine = _pg_engine(self.url, pool_size, pooler)
-        # A search reads a count and then a page: one snapshot keeps them in agreement.
-        self.read_engine = _repeatable_read(self.write_engine)
+        self.pg = PgConnections(self.write_engine, pool_size)
         if read_urls:
-            replicas = [Replica(_repeatable_read(_pg_engine(async_url(u), pool_size, pooler))) for u in read_urls]
+            replicas = [Replica(PgConnections(_pg_engine(async_url(u), pool_size, pooler), pool_size)) for u in read_urls]
             self.replicas = ReplicaSet(self.write_engine, replicas, replica_max_lag_ms)
 
     @classmethod
@@ -173,18 +150,9 @@ class Database:
             if write and self._write_lock is not None:
                 return self._sqlite_write(self.sqlite)
             return self.sqlite.transaction(write=write)
-        return self._pg_transaction(write=write, replica_ok=replica_ok)
-
-    @asynccontextmanager
-    async def _pg_transaction(self, *, write: bool, replica_ok: bool) -> AsyncIterator[AsyncConnection]:
-        engine = self.write_engine if write else self.read_engine
         if replica_ok and not write and self.replicas is not None:
-            engine = self.replicas.pick() or engine
-        async with engine.begin() as conn:
-            raw = await _begin_now(conn)
-            if not write:
-                await raw.execute(PG_READ_PLANNER_SETTINGS)
-            yield conn
+            return (self.replicas.pick() or self.pg).transaction(write=False)
+        return self.pg.transaction(write=write)
 
     def connection(self) -> AbstractAsyncContextManager[Any]:
         """A connection for one statement that needs no transaction (a liveness check): SQLite's
@@ -210,14 +178,15 @@ class Database:
             return
         if self.replicas is not None:
             await self.replicas.close()
+        await self.pg.close()
         await self.write_engine.dispose()
 
 
 def _pg_engine(url: URL, pool_size: int, pooler: str) -> AsyncEngine:
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=pg_connect_args(pooler)
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=pg_connect_args(pooler),
+        # Transactions are begun and ended by ``pg_transaction``, not by SQLAlchemy or asyncpg.
+        isolation_level="AUTOCOMMIT",
     )
 
 
-def _repeatable_read(engine: AsyncEngine) -> AsyncEngine:
-    return engine.execution_options(isolation_level="REPEATABLE READ")

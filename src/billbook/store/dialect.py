@@ -55,6 +55,8 @@ from sqlalchemy import ColumnElement, Executable, Integer, Select, Table, and_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billbook.store.pg_transaction import driver
+
 T = TypeVar("T")
 
 POSTGRESQL = "postgresql"
@@ -166,10 +168,9 @@ async def insert_returning(
         return []
     columns = tuple(rows[0])
     if name(conn) == POSTGRESQL:
-        raw = await conn.get_raw_connection()
         sql = _unnest_insert_sql(table, columns, returning, skip_conflicts_on)
         arrays = [[row[c] for row in rows] for c in columns]
-        return [tuple(r) for r in await raw.driver_connection.fetch(sql, *arrays)]
+        return [tuple(r) for r in await driver(conn).fetch(sql, *arrays)]
     statement = insert_for(SQLITE, table)
     if skip_conflicts_on:
         statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
@@ -204,7 +205,7 @@ async def fetch(conn: AsyncConnection, statement: Executable, params: Mapping[st
         return list((await conn.execute(statement, dict(params))).mappings())
     sql, names, defaults = found
     values = [params[n] if n in params else defaults[n] for n in names]
-    raw = (await conn.get_raw_connection()).driver_connection
+    raw = driver(conn)
     if name(conn) == POSTGRESQL:
         return await raw.fetch(sql, *values)
     cursor = raw.execute(sql, values)
@@ -220,7 +221,7 @@ async def fetch_rows(conn: AsyncConnection, statement: Executable, params: Mappi
         return [row(**mapping) for mapping in (await conn.execute(statement, dict(params))).mappings()]
     sql, names, defaults = found
     values = [params[n] if n in params else defaults[n] for n in names]
-    raw = (await conn.get_raw_connection()).driver_connection
+    raw = driver(conn)
     rows = await raw.fetch(sql, *values) if name(conn) == POSTGRESQL else raw.execute(sql, values).fetchall()
     return [row(*r) for r in rows]
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billbook.store.pg_transaction import PgConnections
+
 log = logging.getLogger("billbook")
 
 #: ``pg_lsn`` minus ``0/0`` is its position in bytes (numeric), comparable as an integer.
@@ -43,10 +45,14 @@ MAX_SAMPLE_INTERVAL_S = 1.0
 
 @dataclass
 class Replica:
-    """One replica's engine and the primary moment (monotonic seconds) it is known to be fresh as of."""
+    """One replica's connections and the primary moment (monotonic seconds) it is known to be fresh as of."""
 
-    engine: AsyncEngine
+    connections: PgConnections
     fresh_as_of: float | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.connections.engine
 
 
 @dataclass
@@ -63,15 +69,15 @@ class ReplicaSet:
     def interval_s(self) -> float:
         return min(self.max_lag_ms / 1000 / SAMPLES_PER_BOUND, MAX_SAMPLE_INTERVAL_S)
 
-    def pick(self) -> AsyncEngine | None:
-        """A fresh replica's engine (at random among the fresh ones), or None: the primary serves.
+    def pick(self) -> PgConnections | None:
+        """A fresh replica's connections (at random among the fresh ones), or None: the primary serves.
 
         Starts the monitor on first use, so the first reads after start go to the primary."""
         self._ensure_monitor()
         now = time.monotonic()
         bound = self.max_lag_ms / 1000
         fresh = [r for r in self.replicas if r.fresh_as_of is not None and now - r.fresh_as_of <= bound]
-        return random.choice(fresh).engine if fresh else None  # noqa: S311 - spreading load, not a secret
+        return random.choice(fresh).connections if fresh else None  # noqa: S311 - spreading load, not a secret
 
     def lag_s(self, index: int) -> float | None:
         """How old a read served by replica ``index`` now could be, at most; None: not known."""
@@ -115,6 +121,7 @@ class ReplicaSet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         for replica in self.replicas:
+            await replica.connections.close()
             await replica.engine.dispose()
 
 

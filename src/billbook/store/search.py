@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, any_, bindparam, func, literal_colum
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
+from billbook.store.archive import newest_month, watched
 from billbook.store.billing import view_query
 from billbook.store.rows import RecordView
 from billbook.store.tables import billing_daily, billing_daily_shards, billing_records, predictions, usage_daily
@@ -147,7 +148,7 @@ def _filter_index_order(shape: _Shape) -> tuple[Any, ...]:
     With stale statistics (a bulk load since the last ANALYZE) every index of the account looks
     equally cheap, and the planner may otherwise count through one that matches ``account_id``
     alone (the reference constraint's) and filter every record of the account. With sorts disabled
-    for reads (``db.PG_READ_PLANNER_SETTINGS``) the index that bounds the time range is the cheap
+    for reads (``pg_transaction.PG_READ_PLANNER_SETTINGS``) the index that bounds the time range is the cheap
     plan left."""
     r = billing_records.c
     if shape.every_account:
@@ -304,6 +305,52 @@ def _page_statement(shape: _Shape) -> Any:
             r.id == any_(func.array(chosen(r.id))), r.created_at == any_(func.array(chosen(r.created_at)))
         )
     return view_query().where(r.id.in_(chosen(r.id))).order_by(*order)
+
+
+@lru_cache(maxsize=64)
+def _first_page_statement(shape: _Shape, first: bool, last: bool, archive: bool) -> Any:
+    total = _day_total_statement(shape.dialect, shape.billing_type, first, last, shape.every_account).scalar_subquery()
+    statement = _page_statement(shape).add_columns(total.label("total"))
+    return statement.add_columns(newest_month().label("archived_month")) if archive else statement
+
+
+def _view_total(*values: Any) -> tuple[RecordView, int, None]:
+    return RecordView(*values[:-1]), values[-1], None
+
+
+def _view_total_month(*values: Any) -> tuple[RecordView, int, str | None]:
+    return RecordView(*values[:-2]), values[-2], values[-1]
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    total: int
+    items: list[RecordView]
+    #: The newest archived month the statement's snapshot holds (None: none, or never archived).
+    archived_month: str | None
+
+
+async def first_page(
+    conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None, *, limit: int
+) -> FirstPage:
+    """The first page of a search that the daily counts answer whole (its range starts and ends on
+    UTC days, or is open) and its total, in one statement: one round trip instead of two, and one
+    snapshot by construction. Every row carries the total; no row means no matching record. Where
+    history can be archived the rows also carry the newest archived month, so that the boundary
+    the criteria assumed is checked in the same statement (an empty page asks for it on its own)."""
+    archive = watched(conn)
+    shape = _shape(conn, criteria, criteria.start_ms, criteria.end_ms)
+    params = _params(criteria, criteria.start_ms, criteria.end_ms) | {
+        "offset": 0, "limit": limit, "first": first_day, "last": last_day,
+    }
+    statement = _first_page_statement(shape, first_day is not None, last_day is not None, archive)
+    rows = await dialect.fetch_rows(conn, statement, params, _view_total_month if archive else _view_total)
+    if not rows:
+        month = (await dialect.fetch(conn, select(newest_month().label("m")), {}))[0]["m"] if archive else None
+        return FirstPage(0, [], month)
+    views = [view for view, _, _ in rows]
+    views.sort(key=lambda v: (v.created_at, v.id), reverse=not shape.ascending)
+    return FirstPage(int(rows[0][1]), views, rows[0][2])
 
 
 async def page(

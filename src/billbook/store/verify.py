@@ -181,7 +181,7 @@ async def _rows(conn: AsyncConnection, query: Any, limit: int, row_type: type) -
 
 async def allow_full_scans(conn: AsyncConnection) -> None:
     """``verify`` reads every row: the read transaction's OLTP planner settings (no sequential scans,
-    no sorts, ``db.PG_READ_PLANNER_SETTINGS``) would leave it nested loops over partitioned records
+    no sorts, ``pg_transaction.PG_READ_PLANNER_SETTINGS``) would leave it nested loops over partitioned records
     that have no index by order. Restored for the rest of its transaction (PostgreSQL only)."""
     if dialect.name(conn) == dialect.POSTGRESQL:
         for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
