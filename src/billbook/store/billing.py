@@ -182,21 +182,23 @@ _VIEWED = (
 )
 
 
-def view_query() -> Select:
+def view_query(records: Any = billing_records, source: Any = None) -> Select:
     """Each record with its key's name, order and prediction, as the wire shows them: the fields
-    of ``RecordView``, in its order (rows are made from them positionally)."""
-    return (
-        select(
-            *(billing_records.c[name] for name in _VIEWED),
-            access_keys.c.name.label("access_key_name"),
-            *prefixed(orders, "order", "uuid", "state", "price", "origin_price", "ak_id", "updated_at", "price_version_id"),
-            *prefixed(predictions, "prediction", "uuid", "model_uuid", "status"),
-        )
-        .select_from(billing_records)
-        .outerjoin(access_keys, access_keys.c.id == billing_records.c.ak_id)
-        .outerjoin(orders, orders.c.id == billing_records.c.order_id)
-        .outerjoin(predictions, predictions.c.id == billing_records.c.prediction_id)
+    of ``RecordView``, in its order (rows are made from them positionally). ``records``: the table,
+    or a subquery with its columns (a search's page, looked up record by record) reached from
+    ``source``."""
+    joined = (
+        (records if source is None else source)
+        .outerjoin(access_keys, access_keys.c.id == records.c.ak_id)
+        .outerjoin(orders, orders.c.id == records.c.order_id)
+        .outerjoin(predictions, predictions.c.id == records.c.prediction_id)
     )
+    return select(
+        *(records.c[name] for name in _VIEWED),
+        access_keys.c.name.label("access_key_name"),
+        *prefixed(orders, "order", "uuid", "state", "price", "origin_price", "ak_id", "updated_at", "price_version_id"),
+        *prefixed(predictions, "prediction", "uuid", "model_uuid", "status"),
+    ).select_from(joined)
 
 
 async def views_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[RecordView]:

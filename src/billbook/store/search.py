@@ -287,24 +287,36 @@ def _page_statement(shape: _Shape) -> Any:
             r.id == any_(func.array(chosen_ids.scalar_subquery())),
             r.created_at == any_(func.array(chosen_times.scalar_subquery())),
         )
-    def chosen(column: Any) -> Any:
-        return (
-            select(column)
-            .where(and_(*_conditions(shape)))
-            .order_by(*order)
-            .offset(bindparam("offset"))
-            .limit(bindparam("limit"))
-        ).scalar_subquery()
-
     if shape.dialect == dialect.POSTGRESQL:
-        # As arrays (InitPlans) of ids and times, fetched by primary key from the partitions of
-        # those times only, and put in order by ``page``: a semi-join, or an ORDER BY here, would
-        # let the planner (sorts are off in reads) walk a time-ordered index over every account's
-        # records (the operator's search's) instead.
-        return view_query().where(
-            r.id == any_(func.array(chosen(r.id))), r.created_at == any_(func.array(chosen(r.created_at)))
-        )
-    return view_query().where(r.id.in_(chosen(r.id))).order_by(*order)
+        return _page_by_lookups(shape, order)
+    chosen = select(r.id).where(and_(*_conditions(shape))).order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    return view_query().where(r.id.in_(chosen.scalar_subquery())).order_by(*order)
+
+
+def _page_by_lookups(shape: _Shape, order: tuple[Any, ...]) -> Any:
+    """PostgreSQL: the page's ``(id, created_at)`` chosen first from the index alone (a
+    MATERIALIZED CTE: its plan is its own, an index walk in the search's order), then each record
+    looked up by primary key in a LATERAL subquery (``LIMIT 1`` keeps it one: never flattened into
+    a join the planner could turn round). Each lookup's ``created_at`` prunes the partitions at run
+    time, so a page reads one partition per record, not every month's index twice as ``= ANY``
+    arrays did. Put in order by ``page``."""
+    r = billing_records.c
+    chosen = (
+        select(r.id, r.created_at)
+        .where(and_(*_conditions(shape)))
+        .order_by(*order)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .cte("chosen")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    record = (
+        select(billing_records)
+        .where(r.id == chosen.c.id, r.created_at == chosen.c.created_at)
+        .limit(1)
+        .lateral("record")
+    )
+    return view_query(record, chosen.join(record, true()))
 
 
 @lru_cache(maxsize=64)
