@@ -169,3 +169,33 @@ async def test_unknown_keys_and_accounts_are_404(client: httpx.AsyncClient) -> N
     missing_key = await client.put("/internal/v1/keys/999_1/limits", json={"daily": "1"}, headers=ADMIN)
     missing_account = await client.put("/internal/v1/accounts/99999/limits", json={"daily": "1"}, headers=ADMIN)
     assert missing_key.status_code == missing_account.status_code == 404
+
+
+async def test_a_window_without_a_limit_is_written_blind_and_keeps_its_alert_until_spend_goes_back(
+    client: httpx.AsyncClient, app  # noqa: ANN001
+) -> None:
+    """A charge reads only the windows of subjects with a limit; the others get their spend added,
+    their alert level kept (a limit removed re-arms only the windows of now) and re-armed by a refund."""
+    from sqlalchemy import text
+
+    who = await acustomer(client, ADMIN_TOKEN)
+    key = who["key"]["access_key_id"]
+    yesterday = now_ms() - MS_PER_DAY
+
+    async def window() -> tuple[int, int]:
+        async with app.state.db.transaction(write=False) as conn:
+            query = text(
+                "SELECT amount, alerted FROM spend_windows WHERE access_key_id = :k AND period = 'daily' AND start = :s"
+            )
+            row = (await conn.execute(query, {"k": key, "s": yesterday // MS_PER_DAY})).one()
+        return int(row[0]), int(row[1])
+
+    await aset_key_limits(client, ADMIN_TOKEN, key, daily="1")
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.9", created_at=yesterday)
+    assert await window() == (900_000, 80)
+    await aset_key_limits(client, ADMIN_TOKEN, key)  # no limit left: yesterday's window keeps its 80 %
+    second = new_uuid()
+    await acreate_charge(client, ADMIN_TOKEN, key, price="0.05", prediction_uuid=second, created_at=yesterday)
+    assert await window() == (950_000, 80)
+    await aset_status(client, ADMIN_TOKEN, second, "failed")
+    assert await window() == (900_000, 0)

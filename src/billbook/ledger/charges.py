@@ -512,7 +512,7 @@ def _usage_cells(held: list[_New]) -> list[dict]:
         cell["model_type"] = n.charge.model_type or cell["model_type"]
         if (n.at, n.price) > (cell["used_at"], cell["price"]):
             cell["used_at"], cell["price"] = n.at, n.price
-    return list(cells.values())
+    return [cells[key] for key in sorted(cells)]  # in key order, as the rollup's index
 
 
 def _settle_repeats(

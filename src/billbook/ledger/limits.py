@@ -18,10 +18,11 @@ and it re-arms by going back over T. See docs/decisions/0022-spend-limits-and-al
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,8 +48,7 @@ MAX_THRESHOLDS = 10
 
 def month_start(day: int) -> int:
     """The first UTC day of the month holding ``day``."""
-    date = datetime.fromtimestamp(day * 86_400, tz=UTC)
-    return (date.replace(day=1) - datetime(1970, 1, 1, tzinfo=UTC)).days
+    return day - time.gmtime(day * 86_400).tm_mday + 1
 
 
 def window_start(period: LimitPeriod, at: int) -> int:
@@ -60,8 +60,15 @@ def window_start(period: LimitPeriod, at: int) -> int:
     return 0
 
 
+@lru_cache(maxsize=4096)
+def _day_starts(day: int) -> tuple[tuple[LimitPeriod, int], ...]:
+    """Each period's window start for a charge on UTC ``day``: asked for every charge several
+    times, for a few distinct days."""
+    return tuple((p, window_start(p, day * MS_PER_DAY)) for p in PERIODS)
+
+
 def starts(at: int) -> dict[LimitPeriod, int]:
-    return {p: window_start(p, at) for p in PERIODS}
+    return dict(_day_starts(day_of(at)))
 
 
 def level(amount: int, limit: int | None) -> int:
@@ -98,11 +105,17 @@ def _subject_name(subject: str) -> str:
 
 
 WindowKey = tuple[int, str, str, int]
+_NONE: Mapping[LimitPeriod, Limit] = {}
 
 
 class SpendBook:
     """The limits and windows one ledger change touches, read once under the accounts' locks and
-    written back in one statement: constant work whatever the history."""
+    written back in one statement: constant work whatever the history.
+
+    Only the windows of subjects with a limit are read (``stored``): a window without one is never
+    checked and alerts nothing, so its spend is added blind and its alert level kept (re-armed by
+    spend going back, as a limited window's would be). A batch spread over many accounts without
+    limits reads no windows at all."""
 
     def __init__(self, limits: Mapping[tuple[int, str], dict[LimitPeriod, Limit]], rows: Iterable[SpendWindow]) -> None:
         self.limits = limits
@@ -111,23 +124,35 @@ class SpendBook:
         self.refused: set[WindowKey] = set()
 
     @classmethod
-    async def load(cls, conn: AsyncConnection, subjects: Collection[tuple[int, str]], times: Collection[int]) -> SpendBook:
-        """For ``(account_id, access_key_id)`` pairs charged or refunded at ``times``."""
+    async def load(
+        cls, conn: AsyncConnection, subjects: Collection[tuple[int, str]], times: Collection[int], *, every_window: bool = False
+    ) -> SpendBook:
+        """For ``(account_id, access_key_id)`` pairs charged or refunded at ``times``; with
+        ``every_window``, the windows of subjects without a limit are read too."""
         accounts = {a for a, _ in subjects}
         keys = {k for _, k in subjects} | {ACCOUNT}
-        window_starts = {s for at in times for s in starts(at).values()}
-        rows = await limit_store.limits(conn, accounts, keys)
-        windows = await limit_store.windows(conn, accounts, keys, window_starts)
-        return cls(effective(rows), windows)
+        limits = effective(await limit_store.limits(conn, accounts, keys))
+        read = subjects if every_window else [s for s, by_period in limits.items() if by_period]
+        windows: list[SpendWindow] = []
+        if read:
+            window_starts = {s for at in times for s in starts(at).values()}
+            read_keys = {k for _, k in read} | ({ACCOUNT} if every_window else set())
+            windows = await limit_store.windows(conn, {a for a, _ in read}, read_keys, window_starts)
+        return cls(limits, windows)
+
+    def limited(self, key: WindowKey) -> bool:
+        """Whether the window's subject has a limit in some period (its windows were read)."""
+        return bool(self.limits.get((key[0], key[1])))
 
     def amount(self, key: WindowKey) -> int:
         stored = self.stored.get(key)
         return (stored.amount if stored else 0) + self.deltas.get(key, 0)
 
     def _windows(self, account_id: int, access_key_id: str, at: int) -> Iterable[tuple[WindowKey, Limit | None]]:
+        periods = _day_starts(day_of(at))
         for subject in (access_key_id, ACCOUNT):
-            limits = self.limits.get((account_id, subject), {})
-            for period, start in starts(at).items():
+            limits = self.limits.get((account_id, subject), _NONE)
+            for period, start in periods:
                 yield (account_id, subject, period, start), limits.get(period)
 
     def check(self, account_id: int, access_key_id: str, at: int, price: int) -> SpendLimitExceeded | None:
@@ -190,14 +215,19 @@ class SpendBook:
     async def write(self, conn: AsyncConnection, at: int) -> list[NewEvent]:
         """Write the spend and alert levels of every window touched; returns the alerts to append
         (in the same transaction)."""
-        changes, fired = [], []
+        changes, blind, fired = [], [], []
         for key in sorted(set(self.deltas) | self.refused):
+            if not self.limited(key):
+                if self.deltas.get(key, 0):
+                    blind.append(SpendWindow(*key, amount=self.deltas[key], alerted=0))
+                continue
             alerted, found = self._alerts(key, at)
             fired += found
             stored = self.stored.get(key)
             if self.deltas.get(key, 0) or alerted != (stored.alerted if stored else 0):
                 changes.append(SpendWindow(*key, amount=self.deltas.get(key, 0), alerted=alerted))
         await limit_store.add_spend(conn, changes)
+        await limit_store.add_spend(conn, blind, keep_alerted=True)
         return fired
 
 
@@ -240,7 +270,7 @@ async def set_limits(
     lowered under the spend alerts at the next charge."""
     row = LimitRow(account_id, subject, setter, *(check_amount(p, values.get(p)) for p in PERIODS))
     await limit_store.put_limits(conn, row, now_ms())
-    book = await SpendBook.load(conn, [(account_id, subject)], [now_ms()])
+    book = await SpendBook.load(conn, [(account_id, subject)], [now_ms()], every_window=True)
     changes = []
     for key, stored in book.stored.items():
         if key[1] != subject:

@@ -88,7 +88,7 @@ async def lock_many(conn: AsyncConnection, account_ids: Collection[int]) -> dict
     """Balances of the accounts, row-locked in id order (a fixed order cannot deadlock)."""
     query = (
         select(accounts.c.id, accounts.c.balance)
-        .where(accounts.c.id.in_(sorted(account_ids)))
+        .where(dialect.one_of(conn, accounts.c.id, sorted(account_ids)))
         .order_by(accounts.c.id)
         .with_for_update()
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
@@ -47,8 +47,8 @@ async def insert_many(conn: AsyncConnection, records: Sequence[NewRecord]) -> li
         ]
         await dialect.execute_many(conn, _keys_insert(), keys, _KEY_COLUMNS)
     per_day = Counter((r.account_id, r.created_at // MS_PER_DAY, r.billing_type) for r in records)
-    counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in per_day.items()]
-    await dialect.execute_many(conn, _count_upsert(dialect.name(conn)), counts, _COUNT_COLUMNS)
+    counts = [{"account_id": a, "day": d, "billing_type": t, "count": n} for (a, d, t), n in sorted(per_day.items())]
+    await _add_counts(conn, billing_daily, _COUNT_KEY, _COUNT, counts)
     await _add_shards(conn, per_day)
     await _add_monthly(conn, records)
     return ids
@@ -60,7 +60,6 @@ async def insert(conn: AsyncConnection, record: NewRecord) -> Record:
     return Record(id=record_id, updated_at=record.created_at, **{c: getattr(record, c) for c in NEW_RECORD_COLUMNS})
 
 
-_COUNT_COLUMNS = ("account_id", "day", "billing_type", "count")
 _KEY_COLUMNS = ("id", "created_at", "uuid", "account_id", "billing_type", "reference", "order_id")
 
 
@@ -72,26 +71,25 @@ def _keys_insert() -> Any:
 
 
 @lru_cache
-def _count_upsert(dialect_name: str) -> Any:
-    """``billing_daily.count += n`` for days and types; built once per dialect."""
-    statement = dialect.many_rows_insert(dialect_name, billing_daily, _COUNT_COLUMNS)
+def _add_upsert(dialect_name: str, table: Table, key: tuple[str, ...], added: tuple[str, ...]) -> Any:
+    """``INSERT`` rows of ``key`` and ``added`` columns into ``table``; on a conflict on ``key``,
+    each ``added`` column is added to the stored one. Built once per dialect and table."""
+    statement = dialect.many_rows_insert(dialect_name, table, key + added)
     return statement.on_conflict_do_update(
-        index_elements=["account_id", "day", "billing_type"],
-        set_={"count": billing_daily.c.count + statement.excluded.count},
+        index_elements=list(key), set_={c: table.c[c] + statement.excluded[c] for c in added}
     )
 
 
-_SHARD_COLUMNS = ("day", "billing_type", "shard", "count")
+async def _add_counts(conn: AsyncConnection, table: Table, key: tuple[str, ...], added: tuple[str, ...], rows: list[dict]) -> None:
+    """``table.added += row.added`` for each row's ``key``, the row made if missing: one statement."""
+    await dialect.execute_many(conn, _add_upsert(dialect.name(conn), table, key, added), rows, key + added)
 
 
-@lru_cache
-def _shard_upsert(dialect_name: str) -> Any:
-    """``billing_daily_shards.count += n``; built once per dialect."""
-    statement = dialect.many_rows_insert(dialect_name, billing_daily_shards, _SHARD_COLUMNS)
-    return statement.on_conflict_do_update(
-        index_elements=["day", "billing_type", "shard"],
-        set_={"count": billing_daily_shards.c.count + statement.excluded.count},
-    )
+_COUNT_KEY = ("account_id", "day", "billing_type")
+_SHARD_KEY = ("day", "billing_type", "shard")
+_MONTHLY_KEY = ("account_id", "month", "billing_type", "model_uuid")
+_COUNT = ("count",)
+_COUNT_AMOUNT = ("count", "amount")
 
 
 async def _add_shards(conn: AsyncConnection, per_day: Counter) -> None:
@@ -102,21 +100,7 @@ async def _add_shards(conn: AsyncConnection, per_day: Counter) -> None:
     for (account_id, day, billing_type), n in per_day.items():
         shards[(day, billing_type, account_id % SHARDS)] += n
     rows = [{"day": d, "billing_type": t, "shard": s, "count": n} for (d, t, s), n in sorted(shards.items())]
-    await dialect.execute_many(conn, _shard_upsert(dialect.name(conn)), rows, _SHARD_COLUMNS)
-
-
-_MONTHLY_COLUMNS = ("account_id", "month", "billing_type", "model_uuid", "count", "amount")
-
-
-@lru_cache
-def _monthly_upsert(dialect_name: str) -> Any:
-    """``billing_monthly`` count and amount ``+=`` for months, types and models; built once per dialect."""
-    statement = dialect.many_rows_insert(dialect_name, billing_monthly, _MONTHLY_COLUMNS)
-    t, new = billing_monthly.c, statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=["account_id", "month", "billing_type", "model_uuid"],
-        set_={"count": t.count + new.count, "amount": t.amount + new.amount},
-    )
+    await _add_counts(conn, billing_daily_shards, _SHARD_KEY, _COUNT, rows)
 
 
 async def _add_monthly(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
@@ -128,9 +112,9 @@ async def _add_monthly(conn: AsyncConnection, records: Sequence[NewRecord]) -> N
         cell[1] += r.delta
     rows = [
         {"account_id": a, "month": m, "billing_type": t, "model_uuid": u, "count": n, "amount": amount}
-        for (a, m, t, u), (n, amount) in sums.items()
+        for (a, m, t, u), (n, amount) in sorted(sums.items())
     ]
-    await dialect.execute_many(conn, _monthly_upsert(dialect.name(conn)), rows, _MONTHLY_COLUMNS)
+    await _add_counts(conn, billing_monthly, _MONTHLY_KEY, _COUNT_AMOUNT, rows)
 
 
 def _record(row: Any) -> Record:

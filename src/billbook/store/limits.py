@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billbook.store import dialect
@@ -63,18 +63,23 @@ _WINDOW_COLUMNS = ("account_id", "access_key_id", "period", "start", "amount", "
 
 
 @lru_cache
-def _add_spend(dialect_name: str) -> Any:
+def _add_spend(dialect_name: str, keep_alerted: bool) -> Any:
     statement = dialect.many_rows_insert(dialect_name, spend_windows, _WINDOW_COLUMNS)
+    t, new = spend_windows.c, statement.excluded
+    # Kept: the window was not read; spend going back re-arms it, as ``SpendBook`` would.
+    alerted = case((new.amount < 0, 0), else_=t.alerted) if keep_alerted else new.alerted
     return statement.on_conflict_do_update(
         index_elements=["account_id", "access_key_id", "period", "start"],
-        set_={"amount": spend_windows.c.amount + statement.excluded.amount, "alerted": statement.excluded.alerted},
+        set_={"amount": t.amount + new.amount, "alerted": alerted},
     )
 
 
-async def add_spend(conn: AsyncConnection, changes: Sequence[SpendWindow]) -> None:
-    """Add each change's ``amount`` to its window and set its ``alerted`` level, in one statement."""
+async def add_spend(conn: AsyncConnection, changes: Sequence[SpendWindow], *, keep_alerted: bool = False) -> None:
+    """Add each change's ``amount`` to its window and set its ``alerted`` level, in one statement.
+    With ``keep_alerted``, a window's stored level is kept instead (0 when the change is negative),
+    and a new window's is 0: for windows of subjects without limits."""
     rows = [{c: getattr(w, c) for c in _WINDOW_COLUMNS} for w in changes]
-    await dialect.execute_many(conn, _add_spend(dialect.name(conn)), rows, _WINDOW_COLUMNS)
+    await dialect.execute_many(conn, _add_spend(dialect.name(conn), keep_alerted), rows, _WINDOW_COLUMNS)
 
 
 async def low_balance(conn: AsyncConnection, account_ids: Collection[int]) -> dict[int, list[int]]:
