@@ -116,3 +116,11 @@ async def test_connections_are_kept_between_transactions(pg: Database) -> None:
     async with pg.transaction(write=False) as conn:
         assert driver(conn) is first
         assert await accounts.get_balance(conn, account.id) == 0
+
+
+async def test_a_read_cannot_write(pg: Database) -> None:
+    with pytest.raises(Exception, match="read-only transaction"):
+        async with pg.transaction(write=False) as conn:
+            assert await _show(conn, "transaction_read_only") == "on"
+            await conn.execute(text("INSERT INTO pg_transaction_probe VALUES (1)"))
+    assert await _probe_count(pg) == 0

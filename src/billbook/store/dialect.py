@@ -4,8 +4,9 @@ The rest of ``store/`` asks this module and never tests a dialect's name itself.
 
 1. **Engines and transactions** (``store.db``, not here): SQLite runs in WAL mode with a write
    engine whose transactions start with ``BEGIN IMMEDIATE`` behind an in-process lock and a read
-   engine of plain deferred transactions; PostgreSQL has one pooled asyncpg engine, reads at
-   ``REPEATABLE READ``, JIT off; behind a transaction-mode pooler the statement caches are off
+   engine of plain deferred transactions; PostgreSQL has one pooled asyncpg engine whose
+   transactions are begun by hand (``store.pg_transaction``), reads ``REPEATABLE READ READ ONLY``
+   with their planner settings in the same message, JIT off; behind a transaction-mode pooler the statement caches are off
    (``fetch`` below then prepares unnamed statements in the transaction); reads that may lag go
    to replicas (``store.replicas``).
 2. **Row locks**: ``SELECT … FOR UPDATE`` locks rows on PostgreSQL; SQLAlchemy renders nothing on

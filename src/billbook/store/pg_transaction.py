@@ -32,7 +32,7 @@ PG_READ_PLANNER_SETTINGS = (
     " SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
 )
 #: A read: one snapshot for every statement (a search's count and page agree), and the settings.
-BEGIN_READ = f"BEGIN ISOLATION LEVEL REPEATABLE READ; {PG_READ_PLANNER_SETTINGS}"
+BEGIN_READ = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {PG_READ_PLANNER_SETTINGS}"
 #: A write: READ COMMITTED, its rows locked with ``FOR UPDATE`` where they are read to be changed.
 BEGIN_WRITE = "BEGIN"
 
