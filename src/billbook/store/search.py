@@ -181,8 +181,11 @@ def _count_statement(shape: _Shape) -> Any:
 
 @lru_cache(maxsize=64)
 def _usage_total_statement(
-    dialect_name: str, models: bool, keys: bool, first: bool, last: bool, deducts: bool, refunds: bool, every_account: bool = False
+    dialect_name: str, models: bool, keys: bool, first: bool, last: bool, deducts: bool, refunds: bool, every_account: bool = False,
+    one_model: bool = False, one_key: bool = False,
 ) -> Any:
+    """One model or key is compared with ``=``: a generic plan then reads it in the primary key's
+    index condition, where ``= ANY(list)`` is a filter on every row of the account."""
     u = usage_daily.c
     counted = (
         (u.deduct_count + u.refund_count) if deducts and refunds else u.deduct_count if deducts else u.refund_count
@@ -190,9 +193,13 @@ def _usage_total_statement(
     query = select(func.coalesce(func.sum(counted), 0).label("n"))
     if not every_account:
         query = query.where(u.account_id == bindparam("account_id"))
-    if models:
+    if one_model:
+        query = query.where(u.model_uuid == bindparam("model"))
+    elif models:
         query = query.where(dialect.among(dialect_name, u.model_uuid, "models"))
-    if keys:
+    if one_key:
+        query = query.where(u.access_key_id == bindparam("key"))
+    elif keys:
         query = query.where(dialect.among(dialect_name, u.access_key_id, "keys"))
     if first:
         query = query.where(u.day >= bindparam("first"))
@@ -212,9 +219,12 @@ async def usage_total(
     statement = _usage_total_statement(
         dialect.name(conn), bool(criteria.model_uuids), bool(criteria.access_key_ids),
         first_day is not None, last_day is not None, deducts, refunds, criteria.account_id is None,
+        len(set(criteria.model_uuids)) == 1, len(set(criteria.access_key_ids)) == 1,
     )
     params = {
         "account_id": criteria.account_id, "models": list(criteria.model_uuids), "keys": list(criteria.access_key_ids),
+        "model": criteria.model_uuids[0] if criteria.model_uuids else None,
+        "key": criteria.access_key_ids[0] if criteria.access_key_ids else None,
         "first": first_day, "last": last_day,
     }
     return int((await dialect.fetch(conn, statement, params))[0]["n"])
