@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sqlite3
 import statistics
@@ -32,6 +31,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from scratch import PG_ADMIN, admin_execute
 
 import httpx
 from sqlalchemy import text
@@ -46,7 +47,6 @@ from billbook.store.migrate import upgrade
 from billbook.times import MS_PER_DAY, now_ms
 
 ADMIN_TOKEN = "accounts-bench-admin-token"
-PG_ADMIN = os.environ.get("BILLBOOK_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET = 3.0
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("newest, page 1", {"sort": "-created_at", "page": 1}),
@@ -219,16 +219,6 @@ async def measure(url: str, rounds: int, naive_too: bool = True) -> dict[str, di
     return out
 
 
-async def _pg(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=1000)
@@ -244,7 +234,7 @@ async def main() -> int:
         backends["postgresql"] = {}
         for size in ("small", "large"):
             name = f"billbook_accounts_bench_{size}_{uuid.uuid4().hex[:6]}"
-            await _pg(f'CREATE DATABASE "{name}"')
+            await admin_execute(f'CREATE DATABASE "{name}"')
             dropped.append(name)
             backends["postgresql"][size] = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
@@ -265,7 +255,7 @@ async def main() -> int:
                       f"| {s['route']:.2f} | {big['route']:.2f} | {big['naive']:.2f} | {big['naive'] / big['billbook']:.1f}x |")
     finally:
         for name in dropped:
-            await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

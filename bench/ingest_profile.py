@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import secrets
 import shutil
@@ -40,22 +39,13 @@ from pathlib import Path
 
 import httpx
 
+from scratch import PG_ADMIN, admin_execute
+
 BENCH = Path(__file__).resolve().parent
-PG_ADMIN = os.environ.get("BILLBOOK_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ADMIN_TOKEN = "bench-admin-" + secrets.token_hex(8)
 MODELS = ("wavespeed-ai/flux-dev", "google/veo3", "bytedance/seedream-v4.5", "kling/v2.1")
 PRICES = (0.001, 0.002, 0.005)
 MS_PER_DAY = 86_400_000
-
-
-async def _pg(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def new_database(kind: str, settings: list[str] = ()) -> tuple[str, object]:
@@ -71,14 +61,14 @@ async def new_database(kind: str, settings: list[str] = ()) -> tuple[str, object
             shutil.rmtree(folder, ignore_errors=True)
     else:
         name = f"billbook_ingest_{uuid.uuid4().hex[:8]}"
-        await _pg(f'CREATE DATABASE "{name}"')
+        await admin_execute(f'CREATE DATABASE "{name}"')
         for setting in settings:  # e.g. auto_explain.log_min_duration=5 with session_preload_libraries=auto_explain
             key, _, value = setting.partition("=")
-            await _pg(f'ALTER DATABASE "{name}" SET {key} = \'{value}\'')
+            await admin_execute(f'ALTER DATABASE "{name}" SET {key} = \'{value}\'')
         url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
         async def drop() -> None:
-            await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     db = Database(url)
     await upgrade(db)

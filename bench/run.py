@@ -58,6 +58,7 @@ from pathlib import Path
 
 import httpx
 from launcher import BillbookServer, ServerProcess, descendants, open_database
+from scratch import admin_execute
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -977,20 +978,10 @@ def fresh_run(dialect: str, plan: FreshPlan, out: Path, tag: str, keep: bool) ->
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         url, drop = f"sqlite:///{path}", (lambda: None if keep else [Path(f"{path}{x}").unlink(missing_ok=True) for x in ("", "-wal", "-shm")])
     else:
-        import asyncpg
-
         name = f"billbook_bench_fresh_{uuid.uuid4().hex[:8]}"
-
-        async def admin(statement: str) -> None:
-            conn = await asyncpg.connect(PG_ADMIN_URL)
-            try:
-                await conn.execute(statement)
-            finally:
-                await conn.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin_execute(f'CREATE DATABASE "{name}"', PG_ADMIN_URL))
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        drop = (lambda: None) if keep else (lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+        drop = (lambda: None) if keep else (lambda: asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', PG_ADMIN_URL)))
     end_ms = (int(time.time() * 1000) // MS_PER_DAY) * MS_PER_DAY - 1  # the end of yesterday, UTC
     result: dict = {"dialect": dialect, "database": url if keep else "(dropped)", "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     try:

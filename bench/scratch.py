@@ -15,7 +15,8 @@ from pathlib import Path
 PG_ADMIN = os.environ.get("BILLBOOK_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-async def _pg(admin: str, sql: str) -> None:
+async def admin_execute(sql: str, admin: str = PG_ADMIN) -> None:
+    """One statement on the PostgreSQL server's admin database (CREATE/DROP/ALTER DATABASE)."""
     import asyncpg
 
     conn = await asyncpg.connect(admin)
@@ -35,7 +36,7 @@ async def scratch_databases(urls: list[str] | None, prefix: str) -> AsyncIterato
     found = [f"sqlite:///{Path(tempfile.mkdtemp(prefix=f'{prefix}-')) / 'bench.db'}"]
     name = f"billbook_{prefix.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
     try:
-        await _pg(PG_ADMIN, f'CREATE DATABASE "{name}"')
+        await admin_execute(f'CREATE DATABASE "{name}"')
     except (OSError, Exception) as exc:  # noqa: BLE001 - no PostgreSQL: SQLite alone
         print(f"PostgreSQL skipped ({exc.__class__.__name__}: {exc})", file=sys.stderr)
         yield found
@@ -43,4 +44,4 @@ async def scratch_databases(urls: list[str] | None, prefix: str) -> AsyncIterato
     try:
         yield [*found, PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"]
     finally:
-        await _pg(PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

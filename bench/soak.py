@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 from launcher import BillbookServer
+from scratch import admin_execute
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -141,16 +142,6 @@ def micros(value: object) -> int:
 
 
 # --- the server and its database -----------------------------------------------------------------
-
-
-async def _pg(admin_url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def server_error_lines(log_dir: Path) -> list[str]:
@@ -312,7 +303,7 @@ async def drive(base: str, pid: int, seconds: float, rate: float, n_accounts: in
 def run(seconds: float, rate: float, pg_admin_url: str = PG_ADMIN_URL, n_accounts: int = 20) -> Report:
     """Fresh database, live server, load, checks; the database is dropped afterwards."""
     name = f"billbook_soak_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg(pg_admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(f'CREATE DATABASE "{name}"', pg_admin_url))
     db_url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
     try:
         with tempfile.TemporaryDirectory(prefix="billbook-soak-") as tmp:
@@ -324,7 +315,7 @@ def run(seconds: float, rate: float, pg_admin_url: str = PG_ADMIN_URL, n_account
                 server.stop(timeout=30)
             report.server_errors = server_error_lines(log_dir)
     finally:
-        asyncio.run(_pg(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', pg_admin_url))
     return report
 
 
