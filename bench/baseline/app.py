@@ -353,7 +353,7 @@ async def usage_stats(body: UsageBody, key: AccessKey = Depends(current_key), db
                 BillingRecord.model_uuid == m["model_uuid"],
                 BillingRecord.created_at.between(start, end),
             )
-            .order_by(BillingRecord.created_at.desc(), BillingRecord.id.desc())
+            .order_by(BillingRecord.created_at.desc(), BillingRecord.price.desc())
             .limit(1)
         )
         if body.access_key_uuid:

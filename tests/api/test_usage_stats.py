@@ -60,6 +60,19 @@ async def test_by_key(client: httpx.AsyncClient) -> None:
     assert data["summary"]["total_cost"] == 0.25
 
 
+async def test_unit_price_on_a_tie_is_the_higher_price_whichever_key_charged(client: httpx.AsyncClient) -> None:
+    """Two keys charge one model in the same millisecond: the unit price is the higher of the two,
+    not whichever key's cell happens to be read first."""
+    who = await acustomer(client, ADMIN_TOKEN)
+    other = await acreate_key(client, ADMIN_TOKEN, who["account"]["id"], "other")
+    for first, second in ((who["key"], other), (other, who["key"])):
+        day = T0 + (MS_PER_DAY if first is other else 0)
+        await acreate_charge(client, ADMIN_TOKEN, first["access_key_id"], "0.765", "m/tie", new_uuid(), day + 7)
+        await acreate_charge(client, ADMIN_TOKEN, second["access_key_id"], "0.3825", "m/tie", new_uuid(), day + 7)
+        data = await stats(client, who, start_time=ms_to_iso(day), end_time=ms_to_iso(day + 10))
+        assert [(m["unit_price"], m["total_count"]) for m in data["per_model_usage"]] == [(0.765, 2)]
+
+
 @pytest.mark.parametrize(
     ("start", "end", "status"),
     [

@@ -112,7 +112,8 @@ def summarise(cells: list[UsageCell]) -> dict:
         model["total_count"] += count
         if cell.model_type:
             model["model_type"] = cell.model_type
-        if cell.last_used_at > model["last_used_at"]:
+        # The newest charge's price; on a tie, the higher price (the rollup's own rule, across cells).
+        if (cell.last_used_at, cell.last_price) > (model["last_used_at"], model["unit_price"]):
             model["last_used_at"], model["unit_price"] = cell.last_used_at, cell.last_price
         day = days.setdefault(cell.day, {"day": cell.day, "amount": 0, "count": 0})
         day["amount"] += amount
