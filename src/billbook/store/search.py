@@ -237,27 +237,39 @@ async def count(conn: AsyncConnection, criteria: Criteria, low: int | None, high
     return int(next(iter(rows[0].values())))
 
 
+def _day_filters(d: Any, every_account: bool, billing_type: bool, first: bool, last: bool) -> list[Any]:
+    where = [] if every_account else [d.account_id == bindparam("account_id")]
+    if billing_type:
+        where.append(d.billing_type == bindparam("billing_type"))
+    if first:
+        where.append(d.day >= bindparam("first"))
+    if last:
+        where.append(d.day <= bindparam("last"))
+    return where
+
+
 @lru_cache(maxsize=16)
 def _day_counts_statement(dialect_name: str, billing_type: bool, first: bool, last: bool, every_account: bool = False) -> Any:
     """Records per day: of one account from ``billing_daily``; of every account from its shards
-    (``billing_daily_shards``, a fixed number of rows per day however many accounts there are)."""
+    (``billing_daily_shards``, a fixed number of rows per day however many accounts there are).
+
+    Across every account the days are grouped by ``day + 0`` and put in order by the caller: the
+    primary key's order is then of no use, so a year of shard rows is read by one sequential scan
+    and hashed, not fetched one by one through the index (a third of the time)."""
     d = billing_daily_shards.c if every_account else billing_daily.c
-    query = select(d.day, func.sum(d.count).label("n"))
-    if not every_account:
-        query = query.where(d.account_id == bindparam("account_id"))
-    if billing_type:
-        query = query.where(d.billing_type == bindparam("billing_type"))
-    if first:
-        query = query.where(d.day >= bindparam("first"))
-    if last:
-        query = query.where(d.day <= bindparam("last"))
-    return query.group_by(d.day).order_by(d.day)
+    day = (d.day + literal_column("0")) if every_account else d.day
+    query = select(day.label("day"), func.sum(d.count).label("n"))
+    query = query.where(*_day_filters(d, every_account, billing_type, first, last)).group_by(day)
+    return query if every_account else query.order_by(day)
 
 
 @lru_cache(maxsize=16)
 def _day_total_statement(dialect_name: str, billing_type: bool, first: bool, last: bool, every_account: bool = False) -> Any:
-    inner = _day_counts_statement(dialect_name, billing_type, first, last, every_account).subquery()
-    return select(func.coalesce(func.sum(inner.c.n), 0).label("n"))
+    """Records in a range of days, one sum (no row per day: across every account and all time
+    that is one sequential scan of the shards)."""
+    d = billing_daily_shards.c if every_account else billing_daily.c
+    where = _day_filters(d, every_account, billing_type, first, last)
+    return select(func.coalesce(func.sum(d.count), 0).label("n")).where(*where)
 
 
 async def day_total(conn: AsyncConnection, criteria: Criteria, first_day: int | None, last_day: int | None) -> int:
@@ -277,7 +289,8 @@ async def day_counts(conn: AsyncConnection, criteria: Criteria, first_day: int |
         criteria.account_id is None,
     )
     params = {"account_id": criteria.account_id, "billing_type": criteria.billing_type, "first": first_day, "last": last_day}
-    return [(int(row["day"]), int(row["n"])) for row in await dialect.fetch(conn, statement, params) if row["n"]]
+    rows = await dialect.fetch(conn, statement, params)
+    return sorted((int(row["day"]), int(row["n"])) for row in rows if row["n"])
 
 
 @lru_cache(maxsize=512)
